@@ -1,0 +1,1 @@
+"""The `ovc` command line."""

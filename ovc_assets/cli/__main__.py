@@ -1,0 +1,3 @@
+from ovc_assets.cli.app import main
+
+main()

@@ -1,0 +1,34 @@
+"""Entry point of the `ovc` command: assembles the sub-commands and maps coded errors to exits."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ovc_assets.cli.db import db_app
+from ovc_assets.cli.demo import demo_command
+from ovc_assets.cli.dev import dev_command
+from ovc_assets.errors import OvcError
+
+app = typer.Typer(
+    name="ovc",
+    help="OVC asset graph: TradingView alerts and FX candles into a trustworthy dataset of 2H blocks.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+app.add_typer(db_app, name="db")
+app.command("demo")(demo_command)
+app.command("dev")(dev_command)
+
+EXIT_OVC_ERROR = 2
+
+
+def main() -> None:
+    """Run the CLI; an `OvcError` becomes one line on stderr and exit code 2, never a traceback."""
+    try:
+        app()
+    except OvcError as error:
+        print(f"error {error.code}: {error.message}", file=sys.stderr)
+        sys.exit(EXIT_OVC_ERROR)

@@ -1,0 +1,28 @@
+"""`ovc dev`: the Dagster UI on this code location, with the OVC database up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import typer
+
+from ovc_assets.settings import load_settings
+from ovc_assets.storage.postgres import mask_dsn, resolve_dsn
+
+
+def dev_command(
+    port: int = typer.Option(3000, help="Port of the Dagster UI."),
+    host: str = typer.Option("127.0.0.1", help="Address the Dagster UI listens on."),
+) -> None:
+    """Start the database (embedded unless OVC_DATABASE_URL is set) and `dagster dev` on ovc_assets.definitions."""
+    settings = load_settings()
+    dsn = resolve_dsn(settings)
+    dagster_home = os.environ.get("DAGSTER_HOME") or str(settings.home / "dagster")
+    os.makedirs(dagster_home, exist_ok=True)
+    typer.echo(f"database: {mask_dsn(dsn)}\nDAGSTER_HOME: {dagster_home}")
+    # The code-location process must use the same server this process keeps running.
+    env = {**os.environ, "OVC_DATABASE_URL": dsn, "DAGSTER_HOME": dagster_home}
+    command = [sys.executable, "-m", "dagster", "dev", "-m", "ovc_assets.definitions", "-h", host, "-p", str(port)]
+    raise typer.Exit(subprocess.call(command, env=env))

@@ -1,0 +1,1 @@
+"""The database schema as an asset: everything else is written into it."""

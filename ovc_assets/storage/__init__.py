@@ -1,0 +1,1 @@
+"""Storage: PostgreSQL (server or embedded), migrations and the raw store."""
