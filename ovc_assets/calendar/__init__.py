@@ -1,0 +1,34 @@
+"""The OVC block calendar: 2-hour blocks anchored at 17:00 New York, and the FX trading week.
+
+See ``blocks`` for the block clock (letters, ids, UTC boundaries across daylight saving) and
+``fx_week`` for which blocks the market is expected to trade (weekend and holiday closures).
+"""
+
+from ovc_assets.calendar.blocks import (
+    BLOCK_LETTERS,
+    FOUR_HOUR_PAIRS,
+    NEW_YORK,
+    Block,
+    block_at,
+    block_for,
+    block_from_ms,
+    block_starts_utc,
+    date_ny_of,
+    parse_block_id,
+)
+from ovc_assets.calendar.fx_week import DEFAULT_CLOSURE_MONTH_DAYS, FxCalendar
+
+__all__ = [
+    "BLOCK_LETTERS",
+    "DEFAULT_CLOSURE_MONTH_DAYS",
+    "FOUR_HOUR_PAIRS",
+    "NEW_YORK",
+    "Block",
+    "FxCalendar",
+    "block_at",
+    "block_for",
+    "block_from_ms",
+    "block_starts_utc",
+    "date_ny_of",
+    "parse_block_id",
+]
