@@ -65,6 +65,7 @@ def create_test_database(postgres_server_dsn: str) -> Iterator[Callable[[bool], 
 
     yield create
     for name in reversed(created):
+        _drop_database(postgres_server_dsn, f"{name}_dagster")  # Dagster's storage, when a test made one
         _drop_database(postgres_server_dsn, name)
 
 

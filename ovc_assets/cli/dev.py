@@ -8,6 +8,7 @@ import sys
 
 import typer
 
+from ovc_assets.dagster_instance import prepare_dagster_home
 from ovc_assets.settings import load_settings
 from ovc_assets.storage.postgres import mask_dsn, resolve_dsn
 
@@ -19,10 +20,9 @@ def dev_command(
     """Start the database (embedded unless OVC_DATABASE_URL is set) and `dagster dev` on ovc_assets.definitions."""
     settings = load_settings()
     dsn = resolve_dsn(settings)
-    dagster_home = os.environ.get("DAGSTER_HOME") or str(settings.home / "dagster")
-    os.makedirs(dagster_home, exist_ok=True)
-    typer.echo(f"database: {mask_dsn(dsn)}\nDAGSTER_HOME: {dagster_home}")
+    dagster_home = prepare_dagster_home(dsn, settings)
+    typer.echo(f"database: {mask_dsn(dsn)}\nDAGSTER_HOME: {dagster_home} (storage in PostgreSQL)")
     # The code-location process must use the same server this process keeps running.
-    env = {**os.environ, "OVC_DATABASE_URL": dsn, "DAGSTER_HOME": dagster_home}
+    env = {**os.environ, "OVC_DATABASE_URL": dsn}
     command = [sys.executable, "-m", "dagster", "dev", "-m", "ovc_assets.definitions", "-h", host, "-p", str(port)]
     raise typer.Exit(subprocess.call(command, env=env))

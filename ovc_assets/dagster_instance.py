@@ -1,0 +1,88 @@
+"""The Dagster instance the `ovc` commands use: `$DAGSTER_HOME` (default `$OVC_HOME/dagster`)
+with run, event-log and schedule storage in the OVC Postgres server, in a database of its own.
+
+dagster-postgres needs the `postgresql+psycopg2://` URL form: a plain `postgresql://` URL makes
+SQLAlchemy 2.1 pick the psycopg 3 dialect, with which dagster-postgres's NOTIFY fails.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import dagster as dg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from ovc_assets.settings import Settings, load_settings
+from ovc_assets.storage.postgres import connect, dsn_for_database
+
+DAGSTER_URL_ENV = "OVC_DAGSTER_PG_URL"
+DAGSTER_YAML = f"""\
+# Written by ovc: Dagster run, event-log and schedule storage in the OVC PostgreSQL server.
+storage:
+  postgres:
+    postgres_url:
+      env: {DAGSTER_URL_ENV}
+telemetry:
+  enabled: false
+"""
+
+
+def sqlalchemy_psycopg2_url(dsn: str) -> str:
+    """The DSN (URL or key=value form) as a `postgresql+psycopg2://` URL; a unix-socket
+    host moves to the `host=` query parameter."""
+    params = conninfo_to_dict(dsn)
+    user = quote(params.pop("user", "postgres"), safe="")
+    password = params.pop("password", "")
+    credentials = f"{user}:{quote(password, safe='')}@" if password else f"{user}@"
+    host = params.pop("host", "")
+    port = params.pop("port", "")
+    dbname = quote(params.pop("dbname", "postgres"), safe="")
+    query = dict(params)
+    if host.startswith("/"):
+        query["host"] = host
+        netloc = credentials
+    else:
+        netloc = credentials + host + (f":{port}" if port else "")
+    if port and host.startswith("/"):
+        query["port"] = port
+    suffix = f"?{urlencode(query)}" if query else ""
+    return f"postgresql+psycopg2://{netloc}/{dbname}{suffix}"
+
+
+def dagster_database_name(dsn: str) -> str:
+    """The database holding Dagster's storage: `<ovc database>_dagster` on the same server."""
+    return f"{conninfo_to_dict(dsn).get('dbname') or 'postgres'}_dagster"
+
+
+def ensure_dagster_database(dsn: str) -> str:
+    """Create Dagster's database beside the OVC one if missing; return its DSN."""
+    name = dagster_database_name(dsn)
+    with connect(dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return dsn_for_database(dsn, name)
+
+
+def prepare_dagster_home(dsn: str, settings: Settings | None = None) -> Path:
+    """Point this process (and its children) at the OVC Dagster instance: sets `DAGSTER_HOME`
+    and `OVC_DAGSTER_PG_URL` and writes `dagster.yaml`. An explicit `OVC_DAGSTER_PG_URL` wins."""
+    settings = settings or load_settings()
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not os.environ.get(DAGSTER_URL_ENV):
+        os.environ[DAGSTER_URL_ENV] = sqlalchemy_psycopg2_url(ensure_dagster_database(dsn))
+    config = home / "dagster.yaml"
+    if not config.exists() or config.read_text() != DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def open_dagster_instance(dsn: str, settings: Settings | None = None) -> dg.DagsterInstance:
+    """The persistent OVC Dagster instance (see `prepare_dagster_home`)."""
+    prepare_dagster_home(dsn, settings)
+    return dg.DagsterInstance.get()

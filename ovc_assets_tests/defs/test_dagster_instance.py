@@ -1,0 +1,49 @@
+"""The Dagster instance lives in the OVC Postgres server, reachable by dagster-postgres."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from psycopg.conninfo import conninfo_to_dict
+
+from ovc_assets.dagster_instance import open_dagster_instance, sqlalchemy_psycopg2_url
+from ovc_assets.storage.postgres import connect
+
+
+@pytest.mark.parametrize(
+    ("dsn", "url"),
+    [
+        ("postgresql://postgres@127.0.0.1:5432/ovc", "postgresql+psycopg2://postgres@127.0.0.1:5432/ovc"),
+        ("postgresql://u:p%40ss@db:6432/x?sslmode=require", "postgresql+psycopg2://u:p%40ss@db:6432/x?sslmode=require"),
+        ("postgresql://postgres:@/postgres?host=/tmp/ovc/pg", "postgresql+psycopg2://postgres@/postgres?host=%2Ftmp%2Fovc%2Fpg"),
+        ("host=/tmp/s port=5433 user=a dbname=b", "postgresql+psycopg2://a@/b?host=%2Ftmp%2Fs&port=5433"),
+    ],
+)
+def test_dagster_postgres_needs_the_psycopg2_url_form(dsn: str, url: str) -> None:
+    assert sqlalchemy_psycopg2_url(dsn) == url
+
+
+def test_runs_recorded_in_postgres_survive_a_new_instance(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")  # so that the value the code sets is undone after the test
+
+    @dg.asset
+    def probe() -> int:
+        return 1
+
+    instance = open_dagster_instance(database_url)
+    result = dg.materialize([probe], instance=instance)
+    assert result.success
+    instance.dispose()
+
+    again = open_dagster_instance(database_url)
+    assert again.get_run_by_id(result.run_id) is not None
+    assert "postgres" in type(again.run_storage).__name__.lower()
+    dagster_db = conninfo_to_dict(database_url)["dbname"] + "_dagster"
+    with connect(database_url) as conn:
+        assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dagster_db,)).fetchone()
+    again.dispose()
