@@ -17,6 +17,7 @@ from ovc_assets.calendar.blocks import (
     parse_block_id,
 )
 from ovc_assets.calendar.fx_week import DEFAULT_CLOSURE_MONTH_DAYS, FxCalendar
+from ovc_assets.calendar.vectorized import BlockKeys, block_keys
 
 __all__ = [
     "BLOCK_LETTERS",
@@ -24,10 +25,12 @@ __all__ = [
     "FOUR_HOUR_PAIRS",
     "NEW_YORK",
     "Block",
+    "BlockKeys",
     "FxCalendar",
     "block_at",
     "block_for",
     "block_from_ms",
+    "block_keys",
     "block_starts_utc",
     "date_ny_of",
     "parse_block_id",
