@@ -27,8 +27,10 @@ test: $(VENV)/.installed-dev
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
 
+# `job list` also serialises every job snapshot, as the webserver does.
 validate: $(VENV)/.installed
 	$(BIN)/dagster definitions validate -m ovc_assets.definitions
+	$(BIN)/dagster job list -m ovc_assets.definitions
 
 dev: $(VENV)/.installed
 	$(BIN)/ovc dev

@@ -49,6 +49,11 @@ class ErrorCode(StrEnum):
     OANDA_INSTRUMENT = "E_OANDA_INSTRUMENT"
     OANDA_UNAVAILABLE = "E_OANDA_UNAVAILABLE"
     OANDA_RESPONSE = "E_OANDA_RESPONSE"
+    # Run tracking: reports, manifests, rollback.
+    REPORT_EXISTS = "E_REPORT_EXISTS"
+    RUN_NOT_FOUND = "E_RUN_NOT_FOUND"
+    ROLLBACK_CONFLICT = "E_ROLLBACK_CONFLICT"
+    ROLLBACK_REFUSED = "E_ROLLBACK_REFUSED"
     # Infrastructure: configuration, database, raw store.
     CONFIG = "E_CONFIG"
     DB_UNREACHABLE = "E_DB_UNREACHABLE"

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from ovc_assets.calendar import DEFAULT_CLOSURE_MONTH_DAYS, NEW_YORK
+from ovc_assets.calendar import DEFAULT_CLOSURE_MONTH_DAYS, NEW_YORK, Block
 
 BLOCKS_2H_CRON = "0 1-23/2 * * *"
 BLOCK_KEY_FORMAT = "%Y-%m-%d-%H:%M"
@@ -39,9 +39,10 @@ def partitions_start() -> datetime:
 
 
 def blocks_2h_partitions(start: datetime) -> dg.TimeWindowPartitionsDefinition:
-    """One partition per open 2H block from `start` on."""
+    """One partition per open 2H block from `start` (any aware datetime) on."""
+    # Dagster reads the start's wall-clock time in the partitions' time zone.
     return dg.TimeWindowPartitionsDefinition(
-        start=start,
+        start=start.astimezone(NEW_YORK),
         fmt=BLOCK_KEY_FORMAT,
         cron_schedule=BLOCKS_2H_CRON,
         timezone="America/New_York",
@@ -50,7 +51,16 @@ def blocks_2h_partitions(start: datetime) -> dg.TimeWindowPartitionsDefinition:
 
 
 def ovc_daily_partitions(start: datetime) -> dg.DailyPartitionsDefinition:
-    """One partition per OVC day (17:00 to 17:00 New York), keyed by its date_ny."""
+    """One partition per OVC day (17:00 to 17:00 New York), keyed by its date_ny. The current,
+    still open day is a partition too (end_offset=1): reports written today need it."""
     return dg.DailyPartitionsDefinition(
-        start_date=start.strftime("%Y-%m-%d"), hour_offset=17, timezone="America/New_York"
+        start_date=start.astimezone(NEW_YORK).strftime("%Y-%m-%d"),
+        hour_offset=17,
+        timezone="America/New_York",
+        end_offset=1,
     )
+
+
+def partition_key_for_block(block: Block) -> str:
+    """The 2H partition key of a block: its New York start, e.g. `2026-01-13-17:00` for A of 2026-01-13."""
+    return block.start_utc.astimezone(NEW_YORK).strftime(BLOCK_KEY_FORMAT)

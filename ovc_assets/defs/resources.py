@@ -24,3 +24,17 @@ class PostgresResource(dg.ConfigurableResource):
         """One connection whose transaction commits on success and rolls back on error."""
         with connect(self.dsn()) as conn:
             yield conn
+
+
+class PipelineSettings(dg.ConfigurableResource):
+    """What the pipeline ingests and how strictly the checks judge it.
+
+    Symbols are configuration, not a partition dimension: one run of a 2H partition ingests
+    every landed event of its window, and `symbols` says which series the calendar expects
+    (`blocks_missing`) and the schedule covers.
+    """
+
+    symbols: list[str] = ["GBPUSD"]
+    full_details_enabled: bool = False
+    null_rate_thresholds: dict[str, float] = {"state_tag": 0.05, "play": 0.05}
+    ohlc_divergence_tolerance: float = 0.0005

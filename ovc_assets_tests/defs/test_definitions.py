@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import dagster as dg
 
 from ovc_assets.defs.resources import PostgresResource
@@ -30,3 +34,15 @@ def test_schema_asset_migrates_then_reports_nothing_to_do(empty_database_url: st
     metadata = second.asset_materializations_for_node("ovc_database_schema")[0].metadata
     assert metadata["migrations_applied"].value == 0
     assert metadata["migrations_total"].value == len(discover_migrations())
+
+
+def test_the_code_location_serialises_as_the_webserver_loads_it(tmp_path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dagster", "job", "list", "-m", "ovc_assets.definitions"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "live_ingest_job" in result.stdout

@@ -73,3 +73,8 @@ def test_partitions_start_comes_from_the_environment(monkeypatch: pytest.MonkeyP
     assert partitions_start() == datetime(2020, 1, 5, 17, tzinfo=NEW_YORK)
     monkeypatch.setenv("OVC_PARTITIONS_START", "2024-06-02 17:00")
     assert partitions_start() == datetime(2024, 6, 2, 17, tzinfo=NEW_YORK)
+
+
+def test_a_utc_start_means_the_same_instant() -> None:
+    from_utc = blocks_2h_partitions(START.astimezone(UTC))
+    assert from_utc.get_first_partition_key() == blocks_2h_partitions(START).get_first_partition_key() == "2025-12-28-17:00"

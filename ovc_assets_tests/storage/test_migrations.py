@@ -20,6 +20,11 @@ DESIGN_TABLES = {
     "ovc_runs",
     "raw_events",
     "schema_migrations",
+    # run tracking (002): counts hand-off and row history for rollback
+    "ovc_run_counts",
+    "row_history",
+    # webhook landing (003): resends folded into their first event
+    "raw_event_duplicates",
 }
 
 # Seed 002, section 12, in order.

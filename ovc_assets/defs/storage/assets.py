@@ -2,16 +2,11 @@
 
 import dagster as dg
 
+from ovc_assets.defs.metadata import markdown_table
 from ovc_assets.defs.resources import PostgresResource
 from ovc_assets.storage.catalog import table_row_counts
 from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import mask_dsn
-
-
-def _markdown_table(header: tuple[str, str], rows: list[tuple[object, object]]) -> str:
-    lines = [f"| {header[0]} | {header[1]} |", "|---|---|"]
-    lines += [f"| {left} | {right} |" for left, right in rows]
-    return "\n".join(lines)
 
 
 @dg.asset(group_name="storage", kinds={"postgres"})
@@ -29,6 +24,6 @@ def ovc_database_schema(context: dg.AssetExecutionContext, ovc_database: Postgre
             "database": mask_dsn(dsn),
             "migrations_applied": dg.MetadataValue.int(len(result.applied)),
             "migrations_total": dg.MetadataValue.int(len(result.applied) + len(result.already_applied)),
-            "tables": dg.MetadataValue.md(_markdown_table(("table", "rows"), sorted(counts.items()))),
+            "tables": dg.MetadataValue.md(markdown_table(("table", "rows"), sorted(counts.items()))),
         }
     )

@@ -1,0 +1,176 @@
+"""The block tables as partitioned assets: `ovc_blocks` (live MIN blocks, 2H) and
+`ovc_block_details` (FULL exports from the cold path, 2H, opt-in)."""
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+import psycopg
+
+from ovc_assets.defs.blocks.checks import check_specs, evaluate_checks
+from ovc_assets.defs.metadata import markdown_table
+from ovc_assets.defs.resources import PipelineSettings, PostgresResource
+from ovc_assets.defs.storage.assets import ovc_database_schema
+from ovc_assets.pipeline.block_rows import (
+    BLOCK_SOURCE_ROUTES,
+    DETAIL_SOURCE_ROUTES,
+    FULL_DETAILS,
+    MIN_BLOCKS,
+    PayloadKind,
+    PreparedBlocks,
+    prepare_rows,
+)
+from ovc_assets.runs.counts import RunCounts, tracked_step
+from ovc_assets.runs.quality import data_quality
+from ovc_assets.runs.tags import RUN_TYPE_TAG, RunType
+from ovc_assets.storage.blocks import UpsertCounts, upsert_block_details, upsert_live_blocks
+from ovc_assets.storage.raw_events import select_events_for_window
+
+OVC_BLOCKS = dg.AssetKey("ovc_blocks")
+OVC_BLOCK_DETAILS = dg.AssetKey("ovc_block_details")
+FAILURE_ROWS_SHOWN = 20
+COUNT_FIELDS = (
+    "received_events", "unique_events", "duplicate_events", "parse_ok", "parse_fail",
+    "insert_attempted", "insert_success", "insert_skipped", "insert_failed",
+)  # fmt: skip
+
+
+@dataclass
+class WindowIngest:
+    """What one step did to its window."""
+
+    start: datetime
+    end: datetime
+    counts: RunCounts
+    prepared: PreparedBlocks
+    merged: UpsertCounts
+
+    def metadata(self) -> dict[str, object]:
+        failures_by_code = sorted(self.counts.fail_by_code.items())
+        failures = [(e.event_id, ", ".join(e.codes), e.message) for e in self.prepared.rejected[:FAILURE_ROWS_SHOWN]]
+        return {
+            "window_start": self.start.isoformat(),
+            "window_end": self.end.isoformat(),
+            **{name: dg.MetadataValue.int(getattr(self.counts, name)) for name in COUNT_FIELDS},
+            "rows_inserted": dg.MetadataValue.int(self.merged.inserted),
+            "rows_updated": dg.MetadataValue.int(self.merged.updated),
+            "webhook_resends": dg.MetadataValue.int(self.prepared.webhook_resends),
+            "fail_by_code": dg.MetadataValue.md(
+                markdown_table(("code", "payloads"), failures_by_code) if failures_by_code else "no failures"
+            ),
+            "rejected_events": dg.MetadataValue.md(
+                markdown_table(("event_id", "codes", "message"), failures) if failures else "none"
+            ),
+            "schema_versions_seen": dg.MetadataValue.json(self.counts.schema_versions_seen),
+            "build_ids_seen": dg.MetadataValue.json(self.counts.build_ids_seen),
+        }
+
+
+def ingest_window(
+    context: dg.AssetExecutionContext,
+    conn: psycopg.Connection,
+    dsn: str,
+    symbols: Sequence[str],
+    kind: PayloadKind,
+    routes: Sequence[str],
+    upsert: Callable[[psycopg.Connection, Iterable[Sequence[object]]], UpsertCounts],
+    default_run_type: str,
+) -> WindowIngest:
+    """Land the window's events of `routes` as rows of `kind`, counting for the run report
+    (recorded also when the step fails), in one transaction."""
+    window = context.partition_time_window
+    start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
+    run_id = context.run.run_id
+    run_type = context.run.tags.get(RUN_TYPE_TAG, default_run_type)
+    step_key = context.asset_key.to_user_string()
+    with tracked_step(dsn, run_id, step_key, run_type, range_start=start, range_end=end, symbols=symbols) as counts:
+        events = select_events_for_window(conn, start, end, routes)
+        prepared = prepare_rows(kind, events, run_id, counts)
+        counts.insert_attempted += counts.parse_ok
+        try:
+            merged = upsert(conn, prepared.rows)
+        except psycopg.Error:
+            counts.insert_failed += len(prepared.rows)
+            counts.insert_skipped += prepared.superseded
+            raise
+        counts.insert_success += merged.success
+        counts.insert_skipped += merged.skipped + prepared.superseded
+        conn.commit()
+    context.log.info(
+        f"{step_key} {start.isoformat()}..{end.isoformat()}: {counts.received_events} events, "
+        f"{counts.parse_ok} parsed, {counts.parse_fail} rejected, {merged.inserted} inserted, "
+        f"{merged.updated} updated, {merged.skipped} unchanged"
+    )
+    return WindowIngest(start, end, counts, prepared, merged)
+
+
+def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The block assets on the given 2H partitions (their start is configuration)."""
+
+    @dg.asset(
+        key=OVC_BLOCKS,
+        partitions_def=blocks_2h,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[ovc_database_schema],
+        check_specs=check_specs(OVC_BLOCKS),
+        group_name="blocks",
+        kinds={"postgres", "pandas"},
+    )
+    def ovc_blocks(
+        context: dg.AssetExecutionContext, ovc_database: PostgresResource, pipeline: PipelineSettings
+    ) -> dg.MaterializeResult:
+        """2H market blocks in `ovc.ovc_blocks_v01`, one row per symbol and block.
+
+        Reads the webhook events landed for the blocks of the run's window (one partition or a
+        range), parses them with the export contracts, validates the batch with the pandera
+        schema, keeps one alert per block (latest bar time, then latest receipt) and merges the
+        rows in one set-based upsert; unchanged rows are left alone, so reruns are no-ops.
+        Rejected payloads never reach the table; they are counted by error code. The checks
+        judge the whole window after the write."""
+        dsn = ovc_database.dsn()
+        with ovc_database.connection() as conn:
+            ingest = ingest_window(
+                context, conn, dsn, pipeline.symbols, MIN_BLOCKS, BLOCK_SOURCE_ROUTES, upsert_live_blocks, RunType.LIVE_INGEST
+            )
+            quality = data_quality(
+                conn, pipeline.symbols, ingest.start, ingest.end, null_rate_columns=sorted(pipeline.null_rate_thresholds)
+            )
+            check_results = evaluate_checks(conn, quality, pipeline.null_rate_thresholds, pipeline.ohlc_divergence_tolerance)
+        return dg.MaterializeResult(
+            metadata={
+                **ingest.metadata(),
+                "symbols": dg.MetadataValue.json(list(pipeline.symbols)),
+                "blocks_missing": dg.MetadataValue.int(quality.blocks_missing or 0),
+                "sanity_error_count": dg.MetadataValue.int(quality.sanity_error_count),
+            },
+            check_results=check_results,
+        )
+
+    @dg.asset(
+        key=OVC_BLOCK_DETAILS,
+        partitions_def=blocks_2h,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[ovc_database_schema],
+        group_name="blocks",
+        kinds={"postgres", "pandas"},
+    )
+    def ovc_block_details(
+        context: dg.AssetExecutionContext, ovc_database: PostgresResource, pipeline: PipelineSettings
+    ) -> dg.MaterializeResult:
+        """FULL exports (all 174 fields, typed) as JSONB in `ovc.ovc_blocks_detail_v01`, under the block's key.
+
+        FULL is cold path only: `ovc ingest full FILE...` lands the export strings, this asset
+        parses them with the FULL contract, validates them with the FULL pandera schema and
+        merges them. Opt-in: does nothing unless `full_details_enabled` is set (FULL_ENRICH runs)."""
+        if not pipeline.full_details_enabled:
+            context.log.info("FULL details are off (PipelineSettings.full_details_enabled = false); nothing read or written")
+            return dg.MaterializeResult(metadata={"enabled": False})
+        dsn = ovc_database.dsn()
+        with ovc_database.connection() as conn:
+            ingest = ingest_window(
+                context, conn, dsn, pipeline.symbols, FULL_DETAILS, DETAIL_SOURCE_ROUTES, upsert_block_details, RunType.FULL_ENRICH
+            )
+        return dg.MaterializeResult(metadata={"enabled": True, **ingest.metadata()})
+
+    return [ovc_blocks, ovc_block_details]

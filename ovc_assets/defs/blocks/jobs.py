@@ -1,0 +1,16 @@
+"""Jobs over the block assets; each carries the tags that give its runs a run report."""
+
+import dagster as dg
+
+from ovc_assets.defs.blocks.assets import OVC_BLOCKS
+from ovc_assets.runs.tags import RunType, ovc_run_tags
+
+
+def build_live_ingest_job(blocks_2h: dg.TimeWindowPartitionsDefinition):
+    return dg.define_asset_job(
+        "live_ingest_job",
+        selection=dg.AssetSelection.assets(OVC_BLOCKS),
+        partitions_def=blocks_2h,
+        tags=ovc_run_tags(RunType.LIVE_INGEST, input_source="tv_webhook", profile="MIN"),
+        description="Land the TradingView alerts of 2H windows into ovc_blocks_v01 (LIVE_INGEST).",
+    )

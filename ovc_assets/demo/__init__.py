@@ -1,0 +1,1 @@
+"""The deterministic sample data `ovc demo` runs the pipeline on."""

@@ -1,0 +1,352 @@
+"""The webhook receiver's ASGI app (Starlette), served by `ovc serve`.
+
+Routes: `POST /tv` (export string or JSON envelope), `POST /tv_secure` (envelope with the
+token), `GET /` and `GET /healthz`; anything else is a JSON 404 or 405. Each webhook
+request is judged (`intake.admit`), queued to the group-commit writer and answered once
+its batch is durable (`landing.LandingService`). One JSON log line per request, without
+body, query string or token; uvicorn's access log stays off because it prints the query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import logging
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+import psycopg
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ovc_assets.errors import ErrorCode, OvcError
+from ovc_assets.receiver.config import ReceiverConfig, client_address, is_allowed, load_receiver_config
+from ovc_assets.receiver.intake import MAX_BODY_BYTES, Arrival, Verdict, admit
+from ovc_assets.receiver.landing import (
+    CONNECT_TIMEOUT_SECONDS,
+    SESSION_SETUP_SQL,
+    UNAVAILABLE_CODES,
+    LandingService,
+    LandingTuning,
+    Receipt,
+)
+from ovc_assets.receiver.spool import Spool, encode_events
+from ovc_assets.settings import load_settings
+from ovc_assets.storage.postgres import check_reachable, resolve_dsn
+from ovc_assets.storage.raw_events import ROUTE_TV, ROUTE_TV_SECURE, LandingEvent, LandingOutcome, land_events_async
+from ovc_assets.storage.raw_store import RawStore, open_raw_store
+
+log = logging.getLogger(__name__)
+request_log = logging.getLogger("ovc_assets.receiver.requests")
+
+MAX_BATCH = 256
+# How long a batch may wait to reach the size of the one before it. Under steady load the
+# clients answered together come back together; without the wait, the first of them
+# would go alone and every other batch would be a batch of one.
+LINGER_SECONDS = 0.002
+# A body sent without Content-Length is counted this far for its true size, then dropped.
+MAX_COUNTED_BYTES = 1024 * 1024
+
+
+class GroupCommitWriter:
+    """Queues events from request handlers and lands them in batches, one batch at a time.
+
+    While a batch is being made durable the next one gathers, so the batch size follows
+    the load: one event when idle, dozens under load, each batch costing one fdatasync and
+    one transaction. The transaction runs on the event loop (an asyncio connection) and the
+    fdatasync on a thread meanwhile: a second thread running Python would make the event
+    loop queue for the GIL at every system call.
+    """
+
+    def __init__(self, service: LandingService, dsn: str, max_batch: int = MAX_BATCH) -> None:
+        self._service = service
+        self._dsn = dsn
+        self._max_batch = max_batch
+        self._queue: deque[tuple[LandingEvent, asyncio.Future[Receipt]]] = deque()
+        self._wakeup = asyncio.Event()
+        self._enough = asyncio.Event()
+        self._previous_batch_size = 1
+        self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovc-spool")
+        self._connection: psycopg.AsyncConnection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def submit(self, event: LandingEvent) -> Receipt:
+        """Wait until `event`'s batch is durable (or known not to be)."""
+        if self._closing:
+            return Receipt(event.event_id, duplicate=False, durable=False)
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._queue.append((event, future))
+        self._wakeup.set()
+        if len(self._queue) >= self._previous_batch_size:
+            self._enough.set()
+        return await future
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="ovc-group-commit")
+
+    async def stop(self) -> None:
+        """Land what is queued, then stop."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+        if self._connection is not None:
+            await self._connection.close()
+        self._disk.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                await self._linger()
+                batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+                self._previous_batch_size = len(batch)
+                events = [event for event, _ in batch]
+                try:
+                    receipts = await self._land(events)
+                except Exception:
+                    log.exception("landing a batch of %d failed", len(events))
+                    receipts = [Receipt(event.event_id, duplicate=False, durable=False) for event in events]
+                for (_, future), receipt in zip(batch, receipts):
+                    if not future.done():
+                        future.set_result(receipt)
+            if self._closing:
+                return
+
+    async def _linger(self) -> None:
+        """Wait up to `LINGER_SECONDS` while fewer events are queued than the last batch had."""
+        if self._closing or len(self._queue) >= self._previous_batch_size:
+            return
+        self._enough.clear()
+        try:
+            await asyncio.wait_for(self._enough.wait(), LINGER_SECONDS)
+        except TimeoutError:
+            pass
+
+    async def _land(self, events: list[LandingEvent]) -> list[Receipt]:
+        """`LandingService.land`, with the fdatasync and the transaction overlapping."""
+        loop = asyncio.get_running_loop()
+        spooling = loop.run_in_executor(self._disk, self._service.spool_frames, encode_events(events), len(events))
+        outcomes = await self._land_in_database(events)
+        segment = await spooling
+        if outcomes is None:  # the raw store must take each event now: blocking writes
+            return await loop.run_in_executor(self._disk, self._service.conclude, segment, events, None)
+        return self._service.conclude(segment, events, outcomes)
+
+    async def _land_in_database(self, events: list[LandingEvent]) -> list[LandingOutcome] | None:
+        if not self._service.database_available:
+            return None
+        try:
+            if self._connection is None or self._connection.closed:
+                self._connection = await psycopg.AsyncConnection.connect(
+                    self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+                )
+                await self._connection.execute(SESSION_SETUP_SQL)
+            return await land_events_async(self._connection, events, self._service.dedupe_window)
+        except psycopg.Error as error:
+            if self._connection is not None:
+                await self._connection.close()
+            self._service.database_failed(error)
+            return None
+
+
+class Receiver:
+    """The request handlers, bound to one configuration and one landing service."""
+
+    def __init__(self, config: ReceiverConfig, dsn: str, store: RawStore, service: LandingService) -> None:
+        self._config = config
+        self._dsn = dsn
+        self._store = store
+        self._service = service
+        self.writer = GroupCommitWriter(service, dsn)
+
+    async def tv(self, request: Request) -> Response:
+        return await self._webhook(request, ROUTE_TV)
+
+    async def tv_secure(self, request: Request) -> Response:
+        return await self._webhook(request, ROUTE_TV_SECURE)
+
+    async def health(self, request: Request) -> Response:
+        """Database and raw-store reachability, and the landing backlog; 503 if either is down."""
+        started = time.perf_counter()
+        database, raw_store = await asyncio.gather(
+            asyncio.to_thread(_probe, check_reachable, self._dsn), asyncio.to_thread(_probe, self._store.check)
+        )
+        ok = database == "ok" and raw_store == "ok"
+        status = 200 if ok else 503
+        _log_request(request.url.path, status, started, client=request.client.host if request.client else None)
+        return JSONResponse(
+            {"ok": ok, "database": database, "raw_store": raw_store, "landing": self._service.status()},
+            status_code=status,
+        )
+
+    async def _webhook(self, request: Request, route: str) -> Response:
+        started = time.perf_counter()
+        received_at = datetime.now(UTC)
+        peer = request.client.host if request.client else None
+        client = client_address(peer, request.headers.get("x-forwarded-for"), self._config.trusted_proxies)
+        if not is_allowed(client, self._config.allowed_networks):
+            # Not landed: the allow-list exists to keep strangers' bodies out of the archive.
+            _log_request(route, 403, started, client=client, codes=[ErrorCode.AUTH])
+            return _refusal(Verdict(403, (ErrorCode.AUTH,), "this source address may not post"))
+        body, size = await _read_body(request)
+        arrival = Arrival(
+            route=route,
+            body=body,
+            body_size=size,
+            received_at=received_at,
+            client_addr=client,
+            content_type=request.headers.get("content-type"),
+            token_in_query=self._token_in_query(request),
+        )
+        event, verdict = admit(arrival, secret=self._config.token)
+        receipt = await self.writer.submit(event)
+        if not receipt.durable:
+            verdict = Verdict(503, UNAVAILABLE_CODES, "the event could not be stored; send it again later")
+            content = _refusal_content(verdict)
+        elif verdict.ok:
+            content = {"ok": True, "event_id": str(receipt.event_id), "block_id": verdict.block_id, "duplicate": receipt.duplicate}
+        else:
+            content = _refusal_content(verdict) | {"event_id": str(receipt.event_id), "duplicate": receipt.duplicate}
+        _log_request(
+            route, verdict.status, started, client=client, codes=verdict.codes,
+            event_id=str(receipt.event_id), duplicate=receipt.duplicate, size=size,
+        )
+        return JSONResponse(content, status_code=verdict.status)
+
+    def _token_in_query(self, request: Request) -> bool:
+        query = request.url.query
+        if not query:
+            return False
+        secret = self._config.token
+        return "token" in request.query_params or bool(secret and secret in unquote(query))
+
+
+async def _read_body(request: Request) -> tuple[bytes, int]:
+    """At most `MAX_BODY_BYTES + 1` bytes of the body, and its true size.
+
+    The size of a body over the limit comes from Content-Length, or is counted up to
+    `MAX_COUNTED_BYTES` for a chunked one; the rest is never read.
+    """
+    declared = request.headers.get("content-length")
+    declared_size = int(declared) if declared and declared.isdigit() else None
+    kept: list[bytes] = []
+    kept_size = size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if kept_size <= MAX_BODY_BYTES:
+            piece = chunk[: MAX_BODY_BYTES + 1 - kept_size]
+            kept.append(piece)
+            kept_size += len(piece)
+        if size > MAX_BODY_BYTES and (declared_size is not None or size >= MAX_COUNTED_BYTES):
+            break
+    return b"".join(kept), max(size, declared_size or 0)
+
+
+def _probe(check, *args) -> str:
+    try:
+        check(*args)
+    except OvcError as error:
+        return f"unavailable: {error.message}"
+    return "ok"
+
+
+def _refusal_content(verdict: Verdict) -> dict[str, object]:
+    return {"ok": False, "codes": [str(code) for code in verdict.codes], "message": verdict.message}
+
+
+def _refusal(verdict: Verdict) -> JSONResponse:
+    return JSONResponse(_refusal_content(verdict), status_code=verdict.status)
+
+
+def _log_request(route: str, status: int, started: float, **fields: object) -> None:
+    """One JSON line per request; only these fields, so a token can never reach it."""
+    if not request_log.isEnabledFor(logging.INFO):
+        return
+    record = {
+        "route": route,
+        "status": status,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+        **fields,
+    }
+    if "codes" in record:
+        record["codes"] = [str(code) for code in record["codes"]]
+    request_log.info(json.dumps(record, separators=(",", ":")))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    _log_request(request.url.path[:200], exc.status_code, time.perf_counter())
+    return JSONResponse(
+        {"ok": False, "codes": [], "message": exc.detail}, status_code=exc.status_code, headers=exc.headers
+    )
+
+
+def create_app(
+    config: ReceiverConfig, *, dsn: str, store: RawStore, tuning: LandingTuning | None = None
+) -> Starlette:
+    """The receiver for one database and raw store; background work runs during its lifespan."""
+    service = LandingService(
+        dsn, store, Spool(config.spool_dir), dedupe_window=config.dedupe_window, tuning=tuning
+    )
+    receiver = Receiver(config, dsn, store, service)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # What is loaded now lives as long as the process: keep the collector from
+        # re-scanning it on every full collection while requests are served.
+        gc.freeze()
+        service.start()
+        receiver.writer.start()
+        try:
+            yield
+        finally:
+            await receiver.writer.stop()
+            await asyncio.to_thread(service.close)
+
+    app = Starlette(
+        routes=[
+            Route("/", receiver.health, methods=["GET"]),
+            Route("/healthz", receiver.health, methods=["GET"]),
+            Route("/tv", receiver.tv, methods=["POST"]),
+            Route("/tv_secure", receiver.tv_secure, methods=["POST"]),
+        ],
+        exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.landing = service
+    return app
+
+
+def configure_logging() -> None:
+    """Logs of an `ovc serve` worker to stderr: request lines as bare JSON objects, the
+    receiver's own messages (spool, database, raw store) with time and level."""
+    receiver_log = logging.getLogger("ovc_assets.receiver")
+    for logger, layout in ((request_log, "%(message)s"), (receiver_log, "%(asctime)s %(levelname)s %(name)s: %(message)s")):
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter(layout))
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
+
+
+def create_app_from_environment() -> Starlette:
+    """The uvicorn factory `ovc serve` runs in each worker: settings from the environment."""
+    configure_logging()
+    settings = load_settings()
+    store = open_raw_store(settings.raw_store_url, settings.s3_endpoint_url)
+    config = load_receiver_config(settings, store)
+    return create_app(config, dsn=resolve_dsn(settings), store=store)

@@ -1,0 +1,490 @@
+"""Landing batches of events durably: spool, database, raw objects, and recovery.
+
+`LandingService.land` is the group commit behind every route (DESIGN sections 4 and 8):
+
+1. the batch is appended to a spool segment with one fdatasync;
+2. it is landed in `ovc.raw_events` in one transaction (`land_events`);
+3. each event is answered: durable when step 2 committed, or, with the database down,
+   when step 1 succeeded and its raw object was written at once (the issue's rule: the raw
+   store takes the event plus a spool record). Anything else is a 503, which the sender
+   (TradingView) retries.
+
+Raw objects of landed events are written from the spooled batch in the background, with
+retry, while the writer is idle (one object costs two fsyncs, more than the request
+itself); they are written anyway once the backlog is old or large. A maintenance thread
+re-lands what was spooled while the database was down as soon as it is back, replays the
+segments of processes that died (startup, then periodically), and writes raw objects for
+any event still pending from before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+import psycopg
+
+from ovc_assets.errors import ErrorCode, OvcError
+from ovc_assets.receiver.spool import Segment, Spool, encode_events
+from ovc_assets.storage.raw_events import (
+    DEFAULT_DEDUPE_WINDOW,
+    Disposition,
+    LandingEvent,
+    LandingOutcome,
+    land_events,
+    mark_raw_written,
+    select_pending_among,
+    select_pending_raw,
+)
+from ovc_assets.storage.raw_store import RawStore
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE_CODES = (ErrorCode.DB_UNREACHABLE, ErrorCode.RAW_STORE_UNAVAILABLE)
+"""The codes of a 503: neither the database nor the raw store could take the event."""
+
+REPLAY_CHUNK = 500
+CONNECT_TIMEOUT_SECONDS = 2
+# Below TradingView's 3 s patience, so a stuck database turns into the spool path in time.
+SESSION_SETUP_SQL = "SET statement_timeout = 2000"
+
+
+@dataclass(frozen=True)
+class LandingTuning:
+    """Timings of the background work; tests shorten them."""
+
+    idle_gap_seconds: float = 0.25
+    """The writer counts as busy this long after its last batch; raw objects wait meanwhile..."""
+    max_deferred_events: int = 50_000
+    max_defer_seconds: float = 30.0
+    """...unless this many are waiting, or the oldest has waited this long."""
+    materialise_chunk: int = 64
+    retry_initial_seconds: float = 0.2
+    retry_max_seconds: float = 10.0
+    maintenance_interval_seconds: float = 1.0
+    orphan_scan_interval_seconds: float = 30.0
+    pending_sweep_interval_seconds: float = 300.0
+    pending_sweep_min_age: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The answer for one event: the id to acknowledge (the original's for a duplicate),
+    whether it is durable, and whether it is in the database yet (else only spooled)."""
+
+    event_id: uuid.UUID
+    duplicate: bool
+    durable: bool
+    in_database: bool = False
+
+
+@dataclass
+class SpoolReplayCounts:
+    """What a spool replay did."""
+
+    segments: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    raw_written: int = 0
+
+    def add(self, outcomes: Sequence[LandingOutcome]) -> None:
+        for outcome in outcomes:
+            if outcome.disposition is Disposition.LANDED:
+                self.landed += 1
+            elif outcome.disposition is Disposition.DUPLICATE:
+                self.duplicates += 1
+            else:
+                self.skipped += 1
+
+
+class LazyConnection:
+    """One autocommit connection for one thread: opened on first use, dropped after an error."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._conn: psycopg.Connection | None = None
+
+    @contextmanager
+    def use(self) -> Iterator[psycopg.Connection]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+            self._conn.execute(SESSION_SETUP_SQL)
+        try:
+            yield self._conn
+        except psycopg.Error:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def owns_raw_object(event: LandingEvent, outcome: LandingOutcome) -> bool:
+    """Whether the event is a row of its own whose raw object is not known to be written."""
+    return outcome.landed_as == event.event_id and not event.raw_written
+
+
+def write_raw_objects(store: RawStore, events: Sequence[LandingEvent]) -> list[bool]:
+    """Write each event's raw object now; which ones succeeded."""
+    written = []
+    for event in events:
+        try:
+            store.put(event.raw_key, event.body)
+        except OvcError as error:
+            log.warning("raw store: %s", error.message)
+            written.append(False)
+        else:
+            written.append(True)
+    return written
+
+
+def replay_orphan_segments(
+    conn: psycopg.Connection, store: RawStore, spool: Spool, dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW
+) -> SpoolReplayCounts:
+    """Land every event of the segments dead processes left, write their missing raw objects,
+    and delete each segment once it is fully settled. Safe to run again at any point."""
+    counts = SpoolReplayCounts()
+    for claimed in spool.claim_orphans():
+        settled = False
+        try:
+            for start in range(0, len(claimed.events), REPLAY_CHUNK):
+                counts.add(land_events(conn, claimed.events[start : start + REPLAY_CHUNK], dedupe_window))
+            pending = select_pending_among(conn, [event.event_id for event in claimed.events])
+            needing_raw = [event for event in claimed.events if event.event_id in pending]
+            written = [e.event_id for e, ok in zip(needing_raw, write_raw_objects(store, needing_raw)) if ok]
+            mark_raw_written(conn, written)
+            counts.raw_written += len(written)
+            settled = len(written) == len(needing_raw)
+            counts.segments += settled
+        finally:
+            claimed.release(remove=settled)
+    return counts
+
+
+def write_pending_raw(conn: psycopg.Connection, store: RawStore, min_age: timedelta) -> int:
+    """Write the raw objects of landed events still pending after `min_age`, from their stored
+    bodies; stops at the first raw-store failure. Returns how many were written."""
+    total = 0
+    while True:
+        pending = select_pending_raw(conn, min_age, REPLAY_CHUNK)
+        written = []
+        for item in pending:
+            try:
+                store.put(item.raw_key, item.body)
+            except OvcError as error:
+                log.warning("raw store: %s", error.message)
+                break
+            written.append(item.event_id)
+        mark_raw_written(conn, written)
+        total += len(written)
+        if len(written) < REPLAY_CHUNK:
+            return total
+
+
+class _Materialiser:
+    """Writes the raw objects of landed events in the background, in order, with retry."""
+
+    def __init__(
+        self,
+        store: RawStore,
+        dsn: str,
+        spool: Spool,
+        tuning: LandingTuning,
+        writer_is_busy: Callable[[], bool],
+    ) -> None:
+        self._store = store
+        self._connection = LazyConnection(dsn)
+        self._spool = spool
+        self._tuning = tuning
+        self._writer_is_busy = writer_is_busy
+        self._queue: deque[tuple[float, Segment | None, LandingEvent]] = deque()
+        self._condition = threading.Condition()
+        self._in_flight = 0
+        self._urgent = False
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="ovc-raw-materialiser", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, segment: Segment | None, events: Sequence[LandingEvent]) -> None:
+        if not events:
+            return
+        now = time.monotonic()
+        with self._condition:
+            self._queue.extend((now, segment, event) for event in events)
+            self._condition.notify()
+
+    def backlog(self) -> int:
+        with self._condition:
+            return len(self._queue) + self._in_flight
+
+    def drain(self, timeout: float) -> bool:
+        """Write everything queued now, busy writer or not; whether it finished in time."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            self._urgent = True
+            self._condition.notify_all()
+            try:
+                while self._queue or self._in_flight:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._condition.wait(remaining)
+                return True
+            finally:
+                self._urgent = False
+
+    def stop(self, timeout: float) -> None:
+        self.drain(timeout)
+        with self._condition:
+            self._stopping = True
+            self._condition.notify_all()
+        self._thread.join(timeout=5)
+        self._connection.close()
+
+    def _run(self) -> None:
+        while True:
+            chunk = self._next_chunk()
+            if chunk is None:
+                return
+            written = self._write(chunk)
+            self._record(written)
+            with self._condition:
+                self._in_flight = 0
+                self._condition.notify_all()
+
+    def _next_chunk(self) -> list[tuple[float, Segment | None, LandingEvent]] | None:
+        with self._condition:
+            while True:
+                if self._stopping:
+                    return None
+                if self._queue and (self._urgent or not self._should_wait()):
+                    size = min(self._tuning.materialise_chunk, len(self._queue))
+                    self._in_flight = size
+                    return [self._queue.popleft() for _ in range(size)]
+                self._condition.wait(self._tuning.idle_gap_seconds if self._queue else None)
+
+    def _should_wait(self) -> bool:
+        oldest_age = time.monotonic() - self._queue[0][0]
+        return (
+            self._writer_is_busy()
+            and len(self._queue) < self._tuning.max_deferred_events
+            and oldest_age < self._tuning.max_defer_seconds
+        )
+
+    def _write(self, chunk: list[tuple[float, Segment | None, LandingEvent]]) -> list[tuple[Segment | None, LandingEvent]]:
+        """Put each object, retrying a failing store with backoff; stop early only when stopping."""
+        written = []
+        delay = self._tuning.retry_initial_seconds
+        for index, (queued_at, segment, event) in enumerate(chunk):
+            while True:
+                try:
+                    self._store.put(event.raw_key, event.body)
+                    break
+                except OvcError as error:
+                    log.warning("raw store: %s; retrying in %.1fs", error.message, delay)
+                    with self._condition:
+                        self._condition.wait_for(lambda: self._stopping, timeout=delay)
+                        if self._stopping:
+                            # The segment keeps the rest for the replay at the next start.
+                            self._queue.extendleft(reversed(chunk[index:]))
+                            return written
+                    delay = min(delay * 2, self._tuning.retry_max_seconds)
+            written.append((segment, event))
+        return written
+
+    def _record(self, written: list[tuple[Segment | None, LandingEvent]]) -> None:
+        if not written:
+            return
+        try:
+            with self._connection.use() as conn:
+                mark_raw_written(conn, [event.event_id for _, event in written])
+        except psycopg.Error as error:
+            # The rows stay 'pending'; the periodic sweep writes those objects again and marks them.
+            log.warning("could not mark %d raw objects written: %s", len(written), _first_line(error))
+        for segment, _ in written:
+            if segment is not None:
+                self._spool.settle(segment, 1)
+
+
+class LandingService:
+    """The group commit behind every route, with background raw objects and recovery.
+
+    `land` (batch jobs) and its steps (the receiver's asyncio writer) are used by one
+    caller at a time. `start` runs the background threads; `close` stops them, leaving any
+    unsettled segment for a replay.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        store: RawStore,
+        spool: Spool,
+        *,
+        dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW,
+        tuning: LandingTuning | None = None,
+    ) -> None:
+        self.store = store
+        self.spool = spool
+        self.dedupe_window = dedupe_window
+        self._tuning = tuning or LandingTuning()
+        self._writer_connection = LazyConnection(dsn)
+        self._maintenance_connection = LazyConnection(dsn)
+        self._last_batch_at = 0.0
+        self._database_down = False
+        self._unlanded: list[tuple[Segment, LandingEvent]] = []
+        self._unlanded_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._materialiser = _Materialiser(store, dsn, spool, self._tuning, self._writer_is_busy)
+        self._maintenance = threading.Thread(target=self._maintain, name="ovc-landing-maintenance", daemon=True)
+
+    def start(self, *, maintenance: bool = True) -> None:
+        """Start writing raw objects and, with `maintenance`, recovery (re-landing, replays)."""
+        self._materialiser.start()
+        if maintenance:
+            self._maintenance.start()
+
+    def land(self, events: Sequence[LandingEvent]) -> list[Receipt]:
+        """Make a batch durable (see the module docstring) and return one receipt per event."""
+        segment = self.spool_frames(encode_events(events), len(events))
+        outcomes = None
+        if self.database_available:
+            try:
+                with self._writer_connection.use() as conn:
+                    outcomes = land_events(conn, events, self.dedupe_window)
+            except psycopg.Error as error:
+                self.database_failed(error)
+        return self.conclude(segment, events, outcomes)
+
+    # The steps of `land`, for the receiver's asyncio writer, which overlaps the spool's
+    # fdatasync (in a thread) with the database transaction (on its event loop).
+
+    def spool_frames(self, frames: bytes, count: int) -> Segment | None:
+        """Append a batch encoded by `encode_events` to the spool; None if the disk refused it."""
+        try:
+            return self.spool.append_frames(frames, count)
+        except OSError as error:
+            log.error("spool %s: %s; landing in the database only", self.spool.directory, error.strerror or error)
+            return None
+
+    @property
+    def database_available(self) -> bool:
+        """False from a database failure until maintenance has re-landed the spooled events."""
+        return not self._database_down
+
+    def database_failed(self, error: Exception) -> None:
+        """Note a failed batch transaction: batches go to the spool and raw store only now."""
+        if not self._database_down:
+            log.error("database unavailable, spooling events until it is back: %s", _first_line(error))
+        self._database_down = True
+
+    def conclude(
+        self, segment: Segment | None, events: Sequence[LandingEvent], outcomes: Sequence[LandingOutcome] | None
+    ) -> list[Receipt]:
+        """The receipts of a batch, given its segment and its database outcomes (None when the
+        transaction failed). Without outcomes this writes the raw objects at once (blocking)."""
+        self._last_batch_at = time.monotonic()
+        if outcomes is None:
+            return self._land_without_database(segment, events)
+        needing_raw = [event for event, outcome in zip(events, outcomes) if owns_raw_object(event, outcome)]
+        self._materialiser.submit(segment, needing_raw)
+        if segment is not None:
+            self.spool.settle(segment, len(events) - len(needing_raw))
+        return [Receipt(o.landed_as, o.duplicate, durable=True, in_database=True) for o in outcomes]
+
+    def drain(self, timeout: float) -> bool:
+        """Write every queued raw object now; whether that finished within `timeout`."""
+        return self._materialiser.drain(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the background work (writing what it can within `timeout`) and the spool."""
+        self._stop.set()
+        if self._maintenance.is_alive():
+            self._maintenance.join(timeout=timeout)
+        self._materialiser.stop(timeout)
+        self.spool.close()
+        self._writer_connection.close()
+        self._maintenance_connection.close()
+
+    def status(self) -> dict[str, object]:
+        """Counters for the health endpoint."""
+        with self._unlanded_lock:
+            unlanded = len(self._unlanded)
+        return {
+            "database_down": self._database_down,
+            "spooled_awaiting_database": unlanded,
+            "raw_objects_queued": self._materialiser.backlog(),
+            "spool_unsettled": self.spool.backlog(),
+        }
+
+    def unlanded_count(self) -> int:
+        """Events spooled while the database was down and not landed since."""
+        with self._unlanded_lock:
+            return len(self._unlanded)
+
+    def _writer_is_busy(self) -> bool:
+        return time.monotonic() - self._last_batch_at < self._tuning.idle_gap_seconds
+
+    def _land_without_database(self, segment: Segment | None, events: Sequence[LandingEvent]) -> list[Receipt]:
+        if segment is None:
+            return [Receipt(event.event_id, duplicate=False, durable=False) for event in events]
+        written = write_raw_objects(self.store, events)
+        with self._unlanded_lock:
+            self._unlanded.extend((segment, replace(e, raw_written=ok)) for e, ok in zip(events, written))
+        return [Receipt(event.event_id, duplicate=False, durable=ok) for event, ok in zip(events, written)]
+
+    def _maintain(self) -> None:
+        tuning = self._tuning
+        next_orphan_scan = next_sweep = 0.0
+        pause = 0.0  # the first pass, at start-up, replays what a previous process left
+        while not self._stop.wait(pause):
+            pause = tuning.maintenance_interval_seconds
+            try:
+                with self._maintenance_connection.use() as conn:
+                    if self._database_down or self.unlanded_count():
+                        self._reland(conn)
+                    now = time.monotonic()
+                    if now >= next_orphan_scan:
+                        counts = replay_orphan_segments(conn, self.store, self.spool, self.dedupe_window)
+                        if counts.segments:
+                            log.info("replayed %d spool segment(s): %s", counts.segments, counts)
+                        next_orphan_scan = now + tuning.orphan_scan_interval_seconds
+                    if now >= next_sweep:
+                        write_pending_raw(conn, self.store, tuning.pending_sweep_min_age)
+                        next_sweep = now + tuning.pending_sweep_interval_seconds
+            except psycopg.Error as error:
+                log.debug("maintenance: database unavailable: %s", _first_line(error))
+
+    def _reland(self, conn: psycopg.Connection) -> None:
+        """Land what was spooled while the database was down; the database is back if this returns."""
+        with self._unlanded_lock:
+            backlog = list(self._unlanded)
+        for start in range(0, len(backlog), REPLAY_CHUNK):
+            chunk = backlog[start : start + REPLAY_CHUNK]
+            outcomes = land_events(conn, [event for _, event in chunk], self.dedupe_window)
+            for (segment, event), outcome in zip(chunk, outcomes):
+                if owns_raw_object(event, outcome):
+                    self._materialiser.submit(segment, [event])
+                else:
+                    self.spool.settle(segment, 1)
+            with self._unlanded_lock:
+                del self._unlanded[: len(chunk)]
+        if self._database_down:
+            log.info("database is back; %d spooled event(s) landed", len(backlog))
+        self._database_down = False
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

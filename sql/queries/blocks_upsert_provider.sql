@@ -1,0 +1,46 @@
+-- Merge staged provider candles (OANDA, CSV) into the spine in one statement.
+-- provider_* always take the candle. OHLC and volume are filled from the candle only where
+-- no live TradingView row owns them: a live row keeps its OHLC and MIN fields, and the
+-- ohlc_divergence check compares the two. Unchanged rows are skipped.
+INSERT INTO ovc.ovc_blocks_v01 AS b (
+    symbol, block_start, block_type, schema_ver, block_end, bid, date_ny, block2h, block4h,
+    o, h, l, c, volume, rng, body, ret, dir, source,
+    provider_source, provider_o, provider_h, provider_l, provider_c, provider_volume,
+    provider_bar_count, provider_partial, run_id
+)
+SELECT
+    symbol, block_start, block_type, schema_ver, block_end, bid, date_ny, block2h, block4h,
+    provider_o, provider_h, provider_l, provider_c, provider_volume,
+    provider_h - provider_l, abs(provider_c - provider_o), (provider_c - provider_o) / provider_o,
+    sign(provider_c - provider_o)::smallint, provider_source,
+    provider_source, provider_o, provider_h, provider_l, provider_c, provider_volume,
+    provider_bar_count, provider_partial, run_id
+FROM staging_blocks
+ON CONFLICT (symbol, block_start, block_type, schema_ver) DO UPDATE SET
+    o = CASE WHEN b.export_min IS NULL THEN EXCLUDED.o ELSE b.o END,
+    h = CASE WHEN b.export_min IS NULL THEN EXCLUDED.h ELSE b.h END,
+    l = CASE WHEN b.export_min IS NULL THEN EXCLUDED.l ELSE b.l END,
+    c = CASE WHEN b.export_min IS NULL THEN EXCLUDED.c ELSE b.c END,
+    rng = CASE WHEN b.export_min IS NULL THEN EXCLUDED.rng ELSE b.rng END,
+    body = CASE WHEN b.export_min IS NULL THEN EXCLUDED.body ELSE b.body END,
+    ret = CASE WHEN b.export_min IS NULL THEN EXCLUDED.ret ELSE b.ret END,
+    dir = CASE WHEN b.export_min IS NULL THEN EXCLUDED.dir ELSE b.dir END,
+    source = CASE WHEN b.export_min IS NULL THEN EXCLUDED.source ELSE b.source END,
+    volume = COALESCE(b.volume, EXCLUDED.volume),
+    provider_source = EXCLUDED.provider_source,
+    provider_o = EXCLUDED.provider_o,
+    provider_h = EXCLUDED.provider_h,
+    provider_l = EXCLUDED.provider_l,
+    provider_c = EXCLUDED.provider_c,
+    provider_volume = EXCLUDED.provider_volume,
+    provider_bar_count = EXCLUDED.provider_bar_count,
+    provider_partial = EXCLUDED.provider_partial,
+    run_id = EXCLUDED.run_id,
+    updated_at = now()
+WHERE (b.provider_source, b.provider_o, b.provider_h, b.provider_l, b.provider_c,
+       b.provider_volume, b.provider_bar_count, b.provider_partial)
+  IS DISTINCT FROM
+      (EXCLUDED.provider_source, EXCLUDED.provider_o, EXCLUDED.provider_h, EXCLUDED.provider_l,
+       EXCLUDED.provider_c, EXCLUDED.provider_volume, EXCLUDED.provider_bar_count,
+       EXCLUDED.provider_partial)
+RETURNING (xmax = 0) AS inserted;
