@@ -89,4 +89,6 @@ def ovc_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) 
     monkeypatch.setenv("OVC_DATABASE_URL", database_url)
     monkeypatch.delenv("OVC_RAW_STORE", raising=False)
     monkeypatch.delenv("OVC_S3_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("OVC_DAGSTER_PG_URL", raising=False)
     return {"OVC_HOME": str(home), "OVC_DATABASE_URL": database_url}

@@ -10,6 +10,7 @@ from ovc_assets.cli.contract import contract_app
 from ovc_assets.cli.db import db_app
 from ovc_assets.cli.demo import demo_command
 from ovc_assets.cli.dev import dev_command
+from ovc_assets.cli.ingest import ingest_app
 from ovc_assets.cli.runs import report_app, runs_app, validate_duplicates_command
 from ovc_assets.errors import OvcError
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 
 app.add_typer(db_app, name="db")
 app.add_typer(contract_app, name="contract")
+app.add_typer(ingest_app, name="ingest")
 app.add_typer(runs_app, name="runs")
 app.add_typer(report_app, name="report")
 app.command("validate-duplicates")(validate_duplicates_command)

@@ -1,48 +1,119 @@
-"""`ovc demo`: the main job on the embedded default, end to end, printing what it did."""
+"""`ovc demo`: the main job on the embedded default, end to end, printing what it did.
+
+1. The database (embedded unless OVC_DATABASE_URL is set) is migrated; Dagster's instance
+   storage goes to the same server.
+2. One generated FX week of TradingView alerts for two symbols (resends, a second alert for
+   some blocks, bad payloads, one missed alert per symbol) is posted to the real webhook app.
+3. The week's 2H partitions are materialised through Dagster in one range run (LIVE_INGEST),
+   with the asset checks.
+4. Each run gets its run report, as the run-report sensor would write it; the reports are printed.
+"""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 
+import dagster as dg
 from rich.console import Console
 from rich.table import Table
+from starlette.testclient import TestClient
 
+from ovc_assets.dagster_instance import open_dagster_instance
+from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
+from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
+from ovc_assets.defs.resources import PipelineSettings, PostgresResource
+from ovc_assets.demo.sample_week import DEMO_SYMBOLS, sample_alerts, sample_candles, week_blocks
+from ovc_assets.receiver.app import create_app
+from ovc_assets.receiver.config import load_receiver_config
+from ovc_assets.runs.builder import report_dagster_run
+from ovc_assets.runs.report import RunReport
+from ovc_assets.runs.tags import RunType, ovc_run_tags
 from ovc_assets.settings import load_settings
-from ovc_assets.storage.catalog import table_row_counts
+from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import connect, mask_dsn, resolve_dsn, server_version
 from ovc_assets.storage.raw_store import open_raw_store
 
+QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def post_alerts(app, alerts) -> Counter:
+    """Send each alert as TradingView would (text/plain body); count the answers."""
+    answers: Counter = Counter()
+    with TestClient(app) as client:
+        for alert in alerts:
+            response = client.post(f"/{alert.route}", content=alert.body, headers={"content-type": "text/plain"})
+            body = response.json()
+            answers["duplicate" if body.get("duplicate") else f"HTTP {response.status_code}"] += 1
+    return answers
+
+
+def _report_table(reports: list[RunReport]) -> Table:
+    table = Table(title="run reports (ovc.ovc_run_reports_v01)")
+    for column in ("run", "type", "verdict", "received", "parse ok/fail", "ins/skip/fail", "missing"):
+        table.add_column(column)
+    for report in reports:
+        table.add_row(
+            report.run_id[:8],
+            report.run_type,
+            report.run_status,
+            str(report.received_events),
+            f"{report.parse_ok}/{report.parse_fail}",
+            f"{report.insert_success}/{report.insert_skipped}/{report.insert_failed}",
+            str(report.blocks_missing),
+        )
+    return table
+
+
+def _checks_table(result: dg.ExecuteInProcessResult) -> Table:
+    table = Table(title="asset checks of ovc_blocks over the week")
+    for column in ("check", "passed", "severity", "figures"):
+        table.add_column(column)
+    for evaluation in result.get_asset_check_evaluations():
+        figures = ", ".join(
+            f"{key}={value.value}" for key, value in evaluation.metadata.items() if not key.startswith("window_") and isinstance(value.value, int | float)
+        )
+        table.add_row(evaluation.check_name, "yes" if evaluation.passed else "NO", evaluation.severity.value, figures)
+    return table
+
 
 def demo_command() -> None:
-    """Start the database (embedded unless OVC_DATABASE_URL is set), materialise the graph
-    through Dagster in-process, and print what was done."""
-    from ovc_assets.definitions import defs
-
+    """Run the main job end to end on the embedded default and print the run reports."""
     console = Console()
-    settings = load_settings()
     started = time.perf_counter()
+    settings = load_settings()
     dsn = resolve_dsn(settings)
-    console.print(f"database: {mask_dsn(dsn)} (PostgreSQL {server_version(dsn)})")
+    applied = migrate(dsn).applied
+    console.print(f"database: {mask_dsn(dsn)} (PostgreSQL {server_version(dsn)}); migrations applied now: {len(applied)}")
+    instance = open_dagster_instance(dsn, settings)
+    store = open_raw_store(settings.raw_store_url, settings.s3_endpoint_url)
+    console.print(f"raw store: {store.location}; Dagster instance: {instance.root_directory} (storage in PostgreSQL)")
 
-    raw_store = open_raw_store(settings.raw_store_url, settings.s3_endpoint_url)
-    raw_store.check()
-    console.print(f"raw store: {raw_store.location}")
+    week = week_blocks()
+    alerts = sample_alerts(sample_candles())
+    app = create_app(load_receiver_config(settings, store), dsn=dsn, store=store)
+    answers = post_alerts(app, alerts)
+    console.print(f"webhook: {len(alerts)} alerts posted for {', '.join(DEMO_SYMBOLS)}: " + ", ".join(f"{n} {k}" for k, n in sorted(answers.items())))
 
-    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}}, raise_on_error=False
+    assets = build_block_assets(blocks_2h_partitions(week[0].start_utc))
+    resources = {"ovc_database": PostgresResource(database_url=dsn), "pipeline": PipelineSettings(symbols=list(DEMO_SYMBOLS))}
+    tags = {
+        "dagster/asset_partition_range_start": partition_key_for_block(week[0]),
+        "dagster/asset_partition_range_end": partition_key_for_block(week[-1]),
+        **ovc_run_tags(RunType.LIVE_INGEST, input_source="tv_webhook", input_range=f"{week[0].date_ny}..{week[-1].date_ny}"),
+    }
+    result = dg.materialize(
+        assets, instance=instance, resources=resources, selection=[OVC_BLOCKS], tags=tags, run_config=QUIET_RUN_CONFIG, raise_on_error=False
     )
-    if not result.success:
-        raise SystemExit("the Dagster run failed; see the log above")
-    for event in result.get_asset_materialization_events():
-        materialization = event.materialization
-        console.print(f"materialised {materialization.asset_key.to_user_string()}")
+    console.print(_checks_table(result))
 
-    with connect(dsn) as conn:
-        counts = table_row_counts(conn)
-    table = Table(title="ovc schema")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    for name, rows in sorted(counts.items()):
-        table.add_row(name, str(rows))
-    console.print(table)
-    console.print(f"done in {time.perf_counter() - started:.1f} s")
+    with connect(dsn, autocommit=True) as conn:
+        reports = [report_dagster_run(instance, result.run_id, conn).report]
+    console.print(_report_table(reports))
+    for report in reports:
+        for warning in report.warnings or []:
+            console.print(f"  {report.run_id[:8]} {report.run_status}: {warning}")
+    console.print(f"reports written to {settings.reports_dir}; done in {time.perf_counter() - started:.1f} s")
+    instance.dispose()
+    if not result.success:
+        raise SystemExit(1)
