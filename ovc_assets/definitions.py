@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ovc_assets.defs.blocks.assets import build_block_assets
+from ovc_assets.defs.blocks.history import build_hist_backfill_job
 from ovc_assets.defs.blocks.jobs import build_live_ingest_job
 from ovc_assets.defs.blocks.schedules import build_live_blocks_schedule, schedule_grace_minutes
 from ovc_assets.defs.blocks.sensors import build_late_events_sensor
@@ -18,7 +19,7 @@ def build_definitions() -> dg.Definitions:
     live_ingest_job = build_live_ingest_job(blocks_2h)
     return dg.Definitions(
         assets=[ovc_database_schema, *build_block_assets(blocks_2h), *run_report_assets],
-        jobs=[live_ingest_job],
+        jobs=[live_ingest_job, build_hist_backfill_job()],
         schedules=[build_live_blocks_schedule(live_ingest_job, schedule_grace_minutes())],
         sensors=[build_late_events_sensor(live_ingest_job, blocks_2h), *run_report_sensors],
         resources={"ovc_database": PostgresResource(), "pipeline": PipelineSettings()},

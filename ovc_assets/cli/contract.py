@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ovc_assets.contracts import parse_export, read_payloads
-from ovc_assets.contracts.parser import MESSAGE_LIMIT
+from ovc_assets.contracts.messages import failure_message
 from ovc_assets.errors import ErrorCode, OvcError
 
 contract_app = typer.Typer(
@@ -56,7 +56,7 @@ def validate(
                     "contract": None,
                     "codes": [payload.error.code.value],
                     "block_id": None,
-                    "message": f"{payload.error.code}: {payload.error.message}"[:MESSAGE_LIMIT],
+                    "message": failure_message(payload.error.code, payload.error.message),
                 }
             else:
                 result = parse_export(payload.export, strict=strict)

@@ -11,13 +11,19 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
 
 import dagster as dg
 from rich.console import Console
 from rich.table import Table
-from starlette.testclient import TestClient
 
 from ovc_assets.dagster_instance import open_dagster_instance
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
@@ -37,10 +43,30 @@ from ovc_assets.storage.raw_store import open_raw_store
 QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
+@contextmanager
+def running_receiver(app) -> Iterator[str]:
+    """The webhook app under uvicorn in a thread of this process, on a free loopback port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the webhook app did not start")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        listener.close()
+
+
 def post_alerts(app, alerts) -> Counter:
-    """Send each alert as TradingView would (text/plain body); count the answers."""
+    """Send each alert as TradingView would (text/plain body, over HTTP); count the answers."""
     answers: Counter = Counter()
-    with TestClient(app) as client:
+    with running_receiver(app) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
         for alert in alerts:
             response = client.post(f"/{alert.route}", content=alert.body, headers={"content-type": "text/plain"})
             body = response.json()

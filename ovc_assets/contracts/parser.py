@@ -18,21 +18,20 @@ from types import MappingProxyType
 from typing import Any
 
 from ovc_assets.contracts.identity import BlockTimes, block_times, symbol_fits_block_id
+from ovc_assets.contracts.messages import failure_message, ordered_codes
 from ovc_assets.contracts.records import MIN_BLOCK_COLUMNS, FullExport, MinBlock
+from ovc_assets.contracts.render import min_block_fields
 from ovc_assets.contracts.spec import ContractSpec, FieldSpec, load_contracts
 from ovc_assets.errors import ErrorCode
 
 MAX_EXPORT_CHARS = 65_536
 """Longest export string parsed (E_BODY_TOO_LARGE beyond); a FULL export is ~2 KB."""
 
-MESSAGE_LIMIT = 200
-
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 _INT64_DIGITS = 19
 _KEY_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _BOOL_01 = MappingProxyType({"0": False, "1": True})
-_CODE_RANK = {code: rank for rank, code in enumerate(ErrorCode)}
 _PREVIEW_CHARS = 40
 _NOT_LISTED = object()
 
@@ -52,11 +51,9 @@ class ParseResult:
     """Outcome of parsing one export string.
 
     `ok` is true when `codes` is empty; `record` is then a `MinBlock` (MIN contracts) or a
-    `FullExport` (FULL), and `fields` maps every contract key to its typed value (None for
-    an absent optional or empty value). `block_id` is the calendar's id for the payload's
-    date_ny, letter and symbol whenever those three are usable, also for a rejected
-    payload. `message` is a short human text (<= 200 characters) naming the first error,
-    None when ok.
+    `FullExport` (FULL). `block_id` is the calendar's id for the payload's date_ny, letter
+    and symbol whenever those three are usable, also for a rejected payload. `message` is
+    a short human text (<= 200 characters) naming the first error, None when ok.
     """
 
     contract: str | None
@@ -64,13 +61,26 @@ class ParseResult:
     message: str | None
     block_id: str | None = None
     record: MinBlock | FullExport | None = None
-    fields: Mapping[str, Any] | None = None
     unknown_keys: int = 0
 
     @property
     def ok(self) -> bool:
         """Whether the payload passed every rule of its contract."""
         return not self.codes
+
+    @property
+    def fields(self) -> Mapping[str, Any] | None:
+        """Every contract key with its typed value (None for an absent optional or empty
+        value), for an accepted payload; None otherwise.
+
+        Rebuilt from the record on demand rather than kept: at 100,000 payloads a typed
+        dict per result would double the batch's memory.
+        """
+        if self.record is None:
+            return None
+        if isinstance(self.record, FullExport):
+            return self.record.fields
+        return MappingProxyType(min_block_fields(self.record.contract, self.record))
 
 
 class _Rejected(Exception):
@@ -100,16 +110,11 @@ class _Errors:
         return self.total > 0
 
     def codes(self) -> tuple[ErrorCode, ...]:
-        return tuple(sorted(self.details, key=_CODE_RANK.__getitem__))
+        return ordered_codes(self.details)
 
     def message(self) -> str:
         first = self.codes()[0]
-        more = f" (+{self.total - 1} more)" if self.total > 1 else ""
-        text = f"{first}: {self.details[first]}"
-        room = MESSAGE_LIMIT - len(more)
-        if len(text) > room:
-            text = text[: room - 3] + "..."
-        return text + more
+        return failure_message(first, self.details[first], self.total)
 
 
 def _preview(text: str) -> str:
@@ -142,19 +147,11 @@ def _to_float(raw: str) -> float:
     return value + 0.0  # turns -0.0 into 0.0
 
 
-def _to_bool_01(raw: str) -> bool:
-    try:
-        return _BOOL_01[raw]
-    except KeyError:
-        raise _Rejected(ErrorCode.TYPE_COERCION, "is not 0 or 1") from None
-
-
-_BASE_CONVERTERS: dict[str, Callable[[str], Any]] = {
+_NUMBER_CONVERTERS: dict[str, Callable[[str], Any]] = {
     "int": _to_int,
     "int_or_empty": _to_int,
     "float": _to_float,
     "number_or_empty": _to_float,
-    "bool_01": _to_bool_01,
 }
 
 
@@ -172,29 +169,27 @@ def _restricted(base: Callable[[str], Any], permitted: tuple[Any, ...]) -> Calla
     return convert
 
 
-@dataclass(frozen=True, slots=True)
-class _TypedField:
-    """How the hot loop types one field that is not a plain string."""
-
-    key: str
-    required: bool
-    empty_allowed: bool
-    enum_table: Mapping[str, Any] | None  # raw text -> typed value, for `enum` fields
-    enum_listing: str
-    convert: Callable[[str], Any] | None  # for int/float/bool_01 (None: an optional plain string)
+# A field typed by table lookup (enum, bool_01): key, required, raw text -> typed value,
+# and the code and reason for text not in the table.
+_LookupField = tuple[str, bool, Mapping[str, Any], ErrorCode, str]
+# A field typed by a function (numbers; an optional plain string keeps its text): key,
+# required, empty allowed, converter.
+_ConvertedField = tuple[str, bool, bool, Callable[[str], Any]]
 
 
-def _typed_field(field: FieldSpec) -> _TypedField:
-    table = None
-    convert = None
-    if field.type == "enum":
-        table = MappingProxyType(dict(field.value_map) if field.value_map is not None else dict(zip(field.enum, field.enum)))
-    elif field.type in _BASE_CONVERTERS:
-        convert = _BASE_CONVERTERS[field.type]
-        if field.enum is not None:
-            convert = _restricted(convert, field.enum)
-    listing = "/".join(str(value) for value in field.enum) if field.enum is not None else ""
-    return _TypedField(field.key, field.required, field.empty_allowed, table, listing, convert)
+def _lookup_field(field: FieldSpec) -> _LookupField:
+    if field.type == "bool_01":
+        return field.key, field.required, _BOOL_01, ErrorCode.TYPE_COERCION, "is not 0 or 1"
+    raw_to_typed = field.value_map if field.value_map is not None else dict(zip(field.enum, field.enum))
+    listing = "/".join(str(value) for value in field.enum)
+    return field.key, field.required, MappingProxyType(dict(raw_to_typed)), ErrorCode.ENUM, f"is not one of {listing}"
+
+
+def _converted_field(field: FieldSpec) -> _ConvertedField:
+    convert = _NUMBER_CONVERTERS.get(field.type, str)
+    if field.enum is not None:
+        convert = _restricted(convert, field.enum)
+    return field.key, field.required, field.empty_allowed, convert
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +205,8 @@ class _CompiledContract:
     nullable_text_keys: tuple[str, ...]  # `string_or_empty` fields
     required_nullable_text_keys: frozenset[str]
     null_tokens: frozenset[str]
-    typed_fields: tuple[_TypedField, ...]  # everything else
+    lookup_fields: tuple[_LookupField, ...]
+    converted_fields: tuple[_ConvertedField, ...]
     order: Mapping[str, int]
     rules: frozenset[str]
     # MIN only: for each canonical column, the contract key it is read from or the derived
@@ -222,7 +218,8 @@ class _CompiledContract:
 def _compile(spec: ContractSpec) -> _CompiledContract:
     text = [f for f in spec.fields if f.type == "string" and f.required]
     nullable_text = [f for f in spec.fields if f.type == "string_or_empty"]
-    typed = [_typed_field(f) for f in spec.fields if f not in text and f not in nullable_text]
+    lookup = [f for f in spec.fields if f.type in ("enum", "bool_01")]
+    converted = [f for f in spec.fields if f not in text and f not in nullable_text and f not in lookup]
     canonical_keys = {field.canonical: field.key for field in spec.fields if field.canonical is not None}
     computed: tuple[str, ...] = ()
     record_sources: tuple[str, ...] = ()
@@ -235,7 +232,8 @@ def _compile(spec: ContractSpec) -> _CompiledContract:
         nullable_text_keys=tuple(f.key for f in nullable_text),
         required_nullable_text_keys=frozenset(f.key for f in nullable_text if f.required),
         null_tokens=spec.null_tokens,
-        typed_fields=tuple(typed),
+        lookup_fields=tuple(_lookup_field(f) for f in lookup),
+        converted_fields=tuple(_converted_field(f) for f in converted),
         order=MappingProxyType({field.key: field.order for field in spec.fields}),
         rules=frozenset(spec.semantic_rules),
         record_sources=record_sources,
@@ -278,12 +276,10 @@ def parse_export(payload: str | bytes, *, strict: bool = False, profile: str | N
     if errors or identity is None:
         return _failure(spec.name, errors, block_id)
     if spec.profile == "MIN":
-        fields: Mapping[str, Any] = MappingProxyType(typed.copy())  # before _min_block adds derived values
         record: MinBlock | FullExport = _min_block(compiled, typed, identity, block_id, unknown_keys)
     else:
         record = _full_export(compiled, typed, identity, block_id, unknown_keys)
-        fields = record.fields
-    return ParseResult(spec.name, (), None, block_id, record, fields, unknown_keys)
+    return ParseResult(spec.name, (), None, block_id, record, unknown_keys)
 
 
 def parse_exports(
@@ -343,10 +339,37 @@ def _decoded(payload: str | bytes, errors: _Errors) -> str | None:
     return text
 
 
+def _has_ascii_whitespace(text: str) -> bool:
+    """Whether `text` holds any ASCII character str.strip() would remove (ten substring scans in C)."""
+    return (
+        " " in text
+        or "\t" in text
+        or "\n" in text
+        or "\r" in text
+        or "\x0b" in text
+        or "\x0c" in text
+        or "\x1c" in text
+        or "\x1d" in text
+        or "\x1e" in text
+        or "\x1f" in text
+    )
+
+
 def _split_pairs(text: str, errors: _Errors) -> dict[str, str]:
     """Keys to trimmed values, first occurrence winning; bad segments and repeats recorded."""
-    pairs: dict[str, str] = {}
-    for segment in text.split("|"):
+    segments = text.split("|")
+    if text.isascii() and not _has_ascii_whitespace(text):
+        # Fast path for the usual payload: nothing to trim, so pairs need no strip().
+        # dict() refuses a segment without '='; a repeat or an empty key shows in the result.
+        try:
+            pairs = dict([segment.split("=", 1) for segment in segments])
+        except ValueError:
+            pass
+        else:
+            if len(pairs) == len(segments) and "" not in pairs:
+                return pairs
+    pairs = {}
+    for segment in segments:
         key, separator, value = segment.partition("=")
         key = key.strip()
         if not separator or not key:
@@ -371,7 +394,8 @@ def _detect_contract(pairs: Mapping[str, str], errors: _Errors) -> _CompiledCont
     for compiled in compiled_contracts:
         marker = pairs.get(compiled.spec.marker_key)
         if marker is not None:
-            errors.add(ErrorCode.UNKNOWN_CONTRACT, f"{compiled.spec.marker_key}={_preview(marker)} is not a known contract")
+            detail = f"{compiled.spec.marker_key}={_preview(marker)} is not a known contract"
+            errors.add(ErrorCode.UNKNOWN_CONTRACT, detail)
             return None
     markers = ", ".join(c.spec.marker_key for c in compiled_contracts)
     errors.add(ErrorCode.UNKNOWN_CONTRACT, f"no contract marker ({markers})")
@@ -409,36 +433,43 @@ def _type_fields(compiled: _CompiledContract, pairs: Mapping[str, str], errors: 
     null_tokens = compiled.null_tokens
     typed.update(zip(keys, [None if not raw or raw in null_tokens else raw for raw in texts]))
 
-    for field in compiled.typed_fields:
-        key = field.key
+    for key, required, table, code, reason in compiled.lookup_fields:
+        raw = get(key)
+        value = table.get(raw, _NOT_LISTED)
+        if value is not _NOT_LISTED:
+            typed[key] = value
+            present += 1
+        elif raw is None:
+            if required:
+                errors.add(ErrorCode.REQUIRED_MISSING, f"required key {key} is missing")
+            else:
+                typed[key] = None
+        else:
+            present += 1
+            if raw:
+                errors.add(code, f"{key}={_preview(raw)} {reason}")
+            else:
+                errors.add(ErrorCode.EMPTY_NOT_ALLOWED, f"{key} may not be empty")
+
+    for key, required, empty_allowed, convert in compiled.converted_fields:
         raw = get(key)
         if raw is None:
-            if field.required:
+            if required:
                 errors.add(ErrorCode.REQUIRED_MISSING, f"required key {key} is missing")
             else:
                 typed[key] = None
             continue
         present += 1
         if not raw:
-            if field.empty_allowed:
+            if empty_allowed:
                 typed[key] = None
             else:
                 errors.add(ErrorCode.EMPTY_NOT_ALLOWED, f"{key} may not be empty")
             continue
-        table = field.enum_table
-        if table is not None:
-            value = table.get(raw, _NOT_LISTED)
-            if value is _NOT_LISTED:
-                errors.add(ErrorCode.ENUM, f"{key}={_preview(raw)} is not one of {field.enum_listing}")
-            else:
-                typed[key] = value
-        elif field.convert is None:
-            typed[key] = raw
-        else:
-            try:
-                typed[key] = field.convert(raw)
-            except _Rejected as rejected:
-                errors.add(rejected.code, f"{key}={_preview(raw)} {rejected.reason}")
+        try:
+            typed[key] = convert(raw)
+        except _Rejected as rejected:
+            errors.add(rejected.code, f"{key}={_preview(raw)} {rejected.reason}")
     return typed, present
 
 

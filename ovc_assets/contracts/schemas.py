@@ -22,6 +22,7 @@ from pandera.typing import Series
 
 from ovc_assets.calendar import BLOCK_LETTERS, FOUR_HOUR_PAIRS
 from ovc_assets.contracts.identity import BlockTimes, block_times, symbol_fits_block_id
+from ovc_assets.contracts.messages import failure_message, ordered_codes
 from ovc_assets.contracts.records import MIN_BLOCK_COLUMNS, FullExport, MinBlock
 from ovc_assets.contracts.spec import (
     FULL_V0_1,
@@ -34,8 +35,6 @@ from ovc_assets.contracts.spec import (
 )
 from ovc_assets.errors import ErrorCode
 
-MESSAGE_LIMIT = 200
-_CODE_RANK = {code: rank for rank, code in enumerate(ErrorCode)}
 _UTC_MS = {"unit": "ms", "tz": "UTC"}
 _EPOCH = pd.Timestamp(0, tz="UTC")
 _ONE_MS = pd.Timedelta(1, "ms")
@@ -162,9 +161,8 @@ def _calendar_columns(frame: pd.DataFrame, identity: IdentitySpec) -> _CalendarC
         return np.array([*values, fill], dtype=dtype)[codes]
 
     has_block = per_row([t is not None for t in times], pair_codes, False, bool)
-    symbol_ok = per_row(
-        [isinstance(symbol, str) and symbol_fits_block_id(symbol) for symbol in symbol_values], symbol_codes, False, bool
-    )
+    usable_symbols = [isinstance(symbol, str) and symbol_fits_block_id(symbol) for symbol in symbol_values]
+    symbol_ok = per_row(usable_symbols, symbol_codes, False, bool)
     symbols = per_row([str(symbol) for symbol in symbol_values], symbol_codes, "")
     return _CalendarColumns(
         inputs_known=pair_known & (symbol_codes >= 0),
@@ -178,7 +176,9 @@ def _calendar_columns(frame: pd.DataFrame, identity: IdentitySpec) -> _CalendarC
     )
 
 
-def identity_format_holds(frame: pd.DataFrame, identity: IdentitySpec, bounds: tuple[str, str] | None = None) -> pd.Series:
+def identity_format_holds(
+    frame: pd.DataFrame, identity: IdentitySpec, bounds: tuple[str, str] | None = None
+) -> pd.Series:
     """The block derives from date_ny + letter + symbol and every id field matches it (`E_IDENTITY_FORMAT`).
 
     `bounds` names start/end datetime columns that must equal the block's boundaries.
@@ -424,13 +424,28 @@ FullExportSchema = dataframe_model_for(load_contract(FULL_V0_1), "FullExportSche
 
 def min_blocks_frame(blocks: Iterable[MinBlock]) -> pd.DataFrame:
     """A DataFrame of canonical blocks, one row per `MinBlock`, columns in schema order."""
-    return pd.DataFrame.from_records(list(blocks), columns=list(MIN_BLOCK_COLUMNS))
+    return _records_frame(list(blocks), list(MIN_BLOCK_COLUMNS), MinBlockSchema)
 
 
 def full_exports_frame(exports: Iterable[FullExport]) -> pd.DataFrame:
     """A DataFrame of FULL exports: one row per export, one column per contract key."""
     keys = list(load_contract(FULL_V0_1).keys())
-    return pd.DataFrame.from_records([tuple(export.fields.values()) for export in exports], columns=keys)
+    return _records_frame([tuple(export.fields.values()) for export in exports], keys, FullExportSchema)
+
+
+def _records_frame(rows: list[tuple[Any, ...]], columns: list[str], model: type[pa.DataFrameModel]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    # Inference turns integers next to a None into floats, which cannot hold every int64
+    # exactly; nullable integer columns are built from the original values instead.
+    positions = {name: position for position, name in enumerate(columns)}
+    for name, column in model.to_schema().columns.items():
+        if isinstance(column.dtype.type, pd.Int64Dtype) and name in positions:
+            values = [row[positions[name]] for row in rows]
+            try:
+                frame[name] = pd.array(values, dtype="Int64")
+            except (TypeError, ValueError):
+                frame[name] = pd.Series(values, dtype=object)  # left for pandera to report
+    return frame
 
 
 @dataclass(frozen=True)
@@ -455,7 +470,7 @@ class BatchValidation:
         for codes in self.row_codes.values():
             for code in codes:
                 counts[code.value] = counts.get(code.value, 0) + 1
-        return dict(sorted(counts.items(), key=lambda item: _CODE_RANK[ErrorCode(item[0])]))
+        return {code.value: counts[code.value] for code in ordered_codes(ErrorCode(value) for value in counts)}
 
 
 _RULE_TEXT = {
@@ -525,7 +540,7 @@ def validate_frame(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> Batch
         # A dataframe check lists every column of a failing row; it is one failure of the row.
         row_level = context == "DataFrameSchema" and code.value == check
         if row_level:
-            detail = _RULE_TEXT[code]
+            detail = _RULE_TEXT.get(code, "the row breaks this rule")
         else:
             detail = f"column {column} fails {check}"
             if isinstance(case, str | int | float | bool) and code is not ErrorCode.REQUIRED_MISSING:
@@ -538,19 +553,14 @@ def validate_frame(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> Batch
             seen.add(key)
             counts[row] = counts.get(row, 0) + 1
             details.setdefault(row, {}).setdefault(code, detail)
-    row_codes = {row: tuple(sorted(codes, key=_CODE_RANK.__getitem__)) for row, codes in details.items()}
-    row_messages = {row: _message(codes, details[row], counts[row]) for row, codes in row_codes.items()}
+    row_codes = {row: ordered_codes(codes) for row, codes in details.items()}
+    row_messages = {
+        row: failure_message(codes[0], details[row][codes[0]], counts[row]) for row, codes in row_codes.items()
+    }
     passing = frame.drop(index=list(row_codes))
     # Nothing left (e.g. a column is missing): the empty rest cannot be coerced either.
     valid = model.validate(passing) if len(passing) else passing
     return BatchValidation(valid, row_codes, row_messages)
-
-
-def _message(codes: tuple[ErrorCode, ...], details: Mapping[ErrorCode, str], count: int) -> str:
-    more = f" (+{count - 1} more)" if count > 1 else ""
-    text = f"{codes[0]}: {details[codes[0]]}"
-    room = MESSAGE_LIMIT - len(more)
-    return (text if len(text) <= room else text[: room - 3] + "...") + more
 
 
 # --- agreement between the JSON contracts and the schemas --------------------------------------

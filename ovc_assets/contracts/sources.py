@@ -1,8 +1,8 @@
 """Reading export strings out of files: plain lines, JSON-envelope lines, or an alert-log CSV.
 
 A TradingView alert-log export is a CSV whose `Description` column holds the export
-string; any other file is read line by line (blank and `#` lines skipped), a line starting
-with `{` being a JSON envelope. Bytes that are not UTF-8 are carried through (as surrogate
+string (or a JSON envelope, when the alert sends one); any other file is read line by line
+(blank and `#` lines skipped), a line starting with `{` being a JSON envelope. Bytes that are not UTF-8 are carried through (as surrogate
 escapes) so the parser reports them as `E_ENCODING` on their own line.
 """
 
@@ -39,18 +39,22 @@ def read_payloads(path: Path) -> Iterator[SourcePayload]:
     return _line_payloads(text)
 
 
+def _payload(line: int, content: str) -> SourcePayload:
+    """An export string as it is, or the `export` of a JSON envelope."""
+    if not looks_like_envelope(content):
+        return SourcePayload(line, content)
+    try:
+        return SourcePayload(line, unpack_envelope(content).export)
+    except OvcError as error:
+        return SourcePayload(line, None, error)
+
+
 def _line_payloads(text: str) -> Iterator[SourcePayload]:
+    # Split on "\n" only: str.splitlines() would also break on characters a value may hold.
     for number, line in enumerate(text.split("\n"), start=1):
         content = line.strip()
-        if not content or content.startswith("#"):
-            continue
-        if looks_like_envelope(content):
-            try:
-                yield SourcePayload(number, unpack_envelope(content).export)
-            except OvcError as error:
-                yield SourcePayload(number, None, error)
-        else:
-            yield SourcePayload(number, content)
+        if content and not content.startswith("#"):
+            yield _payload(number, content)
 
 
 def _alert_log_payloads(text: str, column: int) -> Iterator[SourcePayload]:
@@ -59,6 +63,5 @@ def _alert_log_payloads(text: str, column: int) -> Iterator[SourcePayload]:
     next_line = reader.line_num + 1
     for row in reader:
         start, next_line = next_line, reader.line_num + 1
-        if not any(cell.strip() for cell in row):
-            continue
-        yield SourcePayload(start, row[column] if column < len(row) else "")
+        if any(cell.strip() for cell in row):
+            yield _payload(start, row[column] if column < len(row) else "")

@@ -139,5 +139,5 @@ def land_alerts_directly(dsn: str, alerts: list[SampleAlert]) -> None:
         body = alert.body.encode()
         arrival = Arrival(alert.route, body, len(body), alert.received_at, "127.0.0.1", "text/plain")
         events.append(admit(arrival, secret=None)[0])
-    with connect(dsn) as conn:
+    with connect(dsn, autocommit=True) as conn:
         land_events(conn, events)

@@ -13,10 +13,11 @@ import asyncio
 import gc
 import json
 import logging
+import os
 import sys
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -54,8 +55,8 @@ MAX_BATCH = 256
 # clients answered together come back together; without the wait, the first of them
 # would go alone and every other batch would be a batch of one.
 LINGER_SECONDS = 0.002
-# A body sent without Content-Length is counted this far for its true size, then dropped.
 MAX_COUNTED_BYTES = 1024 * 1024
+"""How much of an oversized body is read (and dropped) before the receiver stops reading."""
 
 
 class GroupCommitWriter:
@@ -130,10 +131,9 @@ class GroupCommitWriter:
         if self._closing or len(self._queue) >= self._previous_batch_size:
             return
         self._enough.clear()
-        try:
-            await asyncio.wait_for(self._enough.wait(), LINGER_SECONDS)
-        except TimeoutError:
-            pass
+        timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._enough.set)
+        await self._enough.wait()
+        timer.cancel()
 
     async def _land(self, events: list[LandingEvent]) -> list[Receipt]:
         """`LandingService.land`, with the fdatasync and the transaction overlapping."""
@@ -217,7 +217,12 @@ class Receiver:
             verdict = Verdict(503, UNAVAILABLE_CODES, "the event could not be stored; send it again later")
             content = _refusal_content(verdict)
         elif verdict.ok:
-            content = {"ok": True, "event_id": str(receipt.event_id), "block_id": verdict.block_id, "duplicate": receipt.duplicate}
+            content = {
+                "ok": True,
+                "event_id": str(receipt.event_id),
+                "block_id": verdict.block_id,
+                "duplicate": receipt.duplicate,
+            }
         else:
             content = _refusal_content(verdict) | {"event_id": str(receipt.event_id), "duplicate": receipt.duplicate}
         _log_request(
@@ -227,21 +232,21 @@ class Receiver:
         return JSONResponse(content, status_code=verdict.status)
 
     def _token_in_query(self, request: Request) -> bool:
-        query = request.url.query
+        query = request.scope.get("query_string")
         if not query:
             return False
         secret = self._config.token
-        return "token" in request.query_params or bool(secret and secret in unquote(query))
+        return "token" in request.query_params or bool(secret and secret in unquote(query.decode("latin-1")))
 
 
 async def _read_body(request: Request) -> tuple[bytes, int]:
     """At most `MAX_BODY_BYTES + 1` bytes of the body, and its true size.
 
-    The size of a body over the limit comes from Content-Length, or is counted up to
-    `MAX_COUNTED_BYTES` for a chunked one; the rest is never read.
+    A body over the limit is read on and dropped up to `MAX_COUNTED_BYTES`, so that the
+    sender gets its 413 on a clean connection; beyond that its size is the Content-Length
+    (a chunked one is counted that far only).
     """
     declared = request.headers.get("content-length")
-    declared_size = int(declared) if declared and declared.isdigit() else None
     kept: list[bytes] = []
     kept_size = size = 0
     async for chunk in request.stream():
@@ -250,12 +255,12 @@ async def _read_body(request: Request) -> tuple[bytes, int]:
             piece = chunk[: MAX_BODY_BYTES + 1 - kept_size]
             kept.append(piece)
             kept_size += len(piece)
-        if size > MAX_BODY_BYTES and (declared_size is not None or size >= MAX_COUNTED_BYTES):
+        if size >= MAX_COUNTED_BYTES:
             break
-    return b"".join(kept), max(size, declared_size or 0)
+    return b"".join(kept), max(size, int(declared) if declared and declared.isdigit() else 0)
 
 
-def _probe(check, *args) -> str:
+def _probe(check: Callable[..., object], *args: object) -> str:
     try:
         check(*args)
     except OvcError as error:
@@ -273,17 +278,10 @@ def _refusal(verdict: Verdict) -> JSONResponse:
 
 def _log_request(route: str, status: int, started: float, **fields: object) -> None:
     """One JSON line per request; only these fields, so a token can never reach it."""
-    if not request_log.isEnabledFor(logging.INFO):
-        return
-    record = {
-        "route": route,
-        "status": status,
-        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-        **fields,
-    }
-    if "codes" in record:
-        record["codes"] = [str(code) for code in record["codes"]]
-    request_log.info(json.dumps(record, separators=(",", ":")))
+    if request_log.isEnabledFor(logging.INFO):
+        latency_ms = round((time.perf_counter() - started) * 1000, 3)
+        record = {"route": route, "status": status, "latency_ms": latency_ms, "worker": os.getpid(), **fields}
+        request_log.info(json.dumps(record, separators=(",", ":")))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,7 +24,7 @@ from ovc_assets.contracts.sources import ALERT_LOG_EXPORT_COLUMN
 from ovc_assets.receiver.config import load_receiver_config
 from ovc_assets.receiver.intake import Arrival, admit
 from ovc_assets.receiver.landing import (
-    REPLAY_CHUNK,
+    LANDING_CHUNK,
     LandingService,
     SpoolReplayCounts,
     replay_orphan_segments,
@@ -61,10 +61,10 @@ class LandingCounts:
 
 
 @contextmanager
-def landing_service(
-    settings: Settings | None = None, *, dsn: str | None = None, store: RawStore | None = None
-) -> Iterator[LandingService]:
-    """A started `LandingService` for a batch job; raw objects are all written on exit."""
+def _batch_landing(
+    settings: Settings | None, dsn: str | None, store: RawStore | None
+) -> Iterator[Callable[[Iterable[Arrival]], LandingCounts]]:
+    """A function landing arrivals for a batch job; every raw object is written on exit."""
     settings = settings or load_settings()
     store = store or open_raw_store(settings.raw_store_url, settings.s3_endpoint_url)
     dsn = dsn or resolve_dsn(settings)
@@ -73,18 +73,18 @@ def landing_service(
     service = LandingService(dsn, store, Spool(config.spool_dir), dedupe_window=config.dedupe_window)
     service.start(maintenance=False)
     try:
-        yield service
+        # The configured token is passed for redaction only: these routes check no token.
+        yield lambda arrivals: _land_arrivals(service, arrivals, config.token)
     finally:
         service.drain(DRAIN_TIMEOUT_SECONDS)
         service.close()
 
 
-def land_arrivals(service: LandingService, arrivals: Iterable[Arrival]) -> LandingCounts:
-    """Judge and land `arrivals` in batches; the counts of what happened."""
+def _land_arrivals(service: LandingService, arrivals: Iterable[Arrival], secret: str | None) -> LandingCounts:
     counts = LandingCounts()
     iterator = iter(arrivals)
-    while chunk := list(itertools.islice(iterator, REPLAY_CHUNK)):
-        judged = [admit(arrival, secret=None) for arrival in chunk]
+    while chunk := list(itertools.islice(iterator, LANDING_CHUNK)):
+        judged = [admit(arrival, secret=secret) for arrival in chunk]
         receipts = service.land([event for event, _ in judged])
         for (event, _), receipt in zip(judged, receipts):
             counts.received += 1
@@ -121,8 +121,8 @@ def land_cold_full(
         Arrival(ROUTE_COLD_FULL, body, len(body), arrived)
         for body in (_as_bytes(export) if isinstance(export, str) else export for export in exports)
     )
-    with landing_service(settings, dsn=dsn, store=store) as service:
-        return land_arrivals(service, arrivals)
+    with _batch_landing(settings, dsn, store) as land:
+        return land(arrivals)
 
 
 def replay_alert_log(
@@ -133,8 +133,8 @@ def replay_alert_log(
     skipped. `ValueError` if the file is not an alert log."""
     problems: list[str] = []
     arrivals = list(_alert_log_arrivals(path, problems))
-    with landing_service(settings, dsn=dsn, store=store) as service:
-        counts = land_arrivals(service, arrivals)
+    with _batch_landing(settings, dsn, store) as land:
+        counts = land(arrivals)
     counts.problems = problems
     return counts
 

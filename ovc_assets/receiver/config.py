@@ -110,7 +110,9 @@ def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies:
     sender cannot choose its own address by writing the header. A malformed entry ends the
     walk at the proxy that reported it.
     """
-    current = _address(peer) if peer else None
+    if not (forwarded_for and trusted_proxies and peer):
+        return peer
+    current = _address(peer)
     if current is None:
         return peer
     hops = [hop for hop in (forwarded_for or "").split(",") if hop.strip()]

@@ -5,9 +5,12 @@
 1. the batch is appended to a spool segment with one fdatasync;
 2. it is landed in `ovc.raw_events` in one transaction (`land_events`);
 3. each event is answered: durable when step 2 committed, or, with the database down,
-   when step 1 succeeded and its raw object was written at once (the issue's rule: the raw
-   store takes the event plus a spool record). Anything else is a 503, which the sender
+   when step 1 succeeded and its raw object was written at once (the raw store takes the
+   event, the segment is its spool record). Anything else is a 503, which the sender
    (TradingView) retries.
+
+The receiver's asyncio writer runs steps 1 and 2 at the same time (`spool_frames` on a
+thread, the transaction on its event loop) and `conclude`s; batch jobs call `land`.
 
 Raw objects of landed events are written from the spooled batch in the background, with
 retry, while the writer is idle (one object costs two fsyncs, more than the request
@@ -50,7 +53,8 @@ log = logging.getLogger(__name__)
 UNAVAILABLE_CODES = (ErrorCode.DB_UNREACHABLE, ErrorCode.RAW_STORE_UNAVAILABLE)
 """The codes of a 503: neither the database nor the raw store could take the event."""
 
-REPLAY_CHUNK = 500
+LANDING_CHUNK = 500
+"""Events per transaction when landing from files or from the spool."""
 CONNECT_TIMEOUT_SECONDS = 2
 # Below TradingView's 3 s patience, so a stuck database turns into the spool path in time.
 SESSION_SETUP_SQL = "SET statement_timeout = 2000"
@@ -105,7 +109,7 @@ class SpoolReplayCounts:
                 self.skipped += 1
 
 
-class LazyConnection:
+class _LazyConnection:
     """One autocommit connection for one thread: opened on first use, dropped after an error."""
 
     def __init__(self, dsn: str) -> None:
@@ -129,12 +133,12 @@ class LazyConnection:
             self._conn = None
 
 
-def owns_raw_object(event: LandingEvent, outcome: LandingOutcome) -> bool:
+def _owns_raw_object(event: LandingEvent, outcome: LandingOutcome) -> bool:
     """Whether the event is a row of its own whose raw object is not known to be written."""
     return outcome.landed_as == event.event_id and not event.raw_written
 
 
-def write_raw_objects(store: RawStore, events: Sequence[LandingEvent]) -> list[bool]:
+def _write_raw_objects(store: RawStore, events: Sequence[LandingEvent]) -> list[bool]:
     """Write each event's raw object now; which ones succeeded."""
     written = []
     for event in events:
@@ -157,11 +161,11 @@ def replay_orphan_segments(
     for claimed in spool.claim_orphans():
         settled = False
         try:
-            for start in range(0, len(claimed.events), REPLAY_CHUNK):
-                counts.add(land_events(conn, claimed.events[start : start + REPLAY_CHUNK], dedupe_window))
+            for start in range(0, len(claimed.events), LANDING_CHUNK):
+                counts.add(land_events(conn, claimed.events[start : start + LANDING_CHUNK], dedupe_window))
             pending = select_pending_among(conn, [event.event_id for event in claimed.events])
             needing_raw = [event for event in claimed.events if event.event_id in pending]
-            written = [e.event_id for e, ok in zip(needing_raw, write_raw_objects(store, needing_raw)) if ok]
+            written = [e.event_id for e, ok in zip(needing_raw, _write_raw_objects(store, needing_raw)) if ok]
             mark_raw_written(conn, written)
             counts.raw_written += len(written)
             settled = len(written) == len(needing_raw)
@@ -176,7 +180,7 @@ def write_pending_raw(conn: psycopg.Connection, store: RawStore, min_age: timede
     bodies; stops at the first raw-store failure. Returns how many were written."""
     total = 0
     while True:
-        pending = select_pending_raw(conn, min_age, REPLAY_CHUNK)
+        pending = select_pending_raw(conn, min_age, LANDING_CHUNK)
         written = []
         for item in pending:
             try:
@@ -187,7 +191,7 @@ def write_pending_raw(conn: psycopg.Connection, store: RawStore, min_age: timede
             written.append(item.event_id)
         mark_raw_written(conn, written)
         total += len(written)
-        if len(written) < REPLAY_CHUNK:
+        if len(written) < LANDING_CHUNK:
             return total
 
 
@@ -203,7 +207,7 @@ class _Materialiser:
         writer_is_busy: Callable[[], bool],
     ) -> None:
         self._store = store
-        self._connection = LazyConnection(dsn)
+        self._connection = _LazyConnection(dsn)
         self._spool = spool
         self._tuning = tuning
         self._writer_is_busy = writer_is_busy
@@ -212,6 +216,7 @@ class _Materialiser:
         self._in_flight = 0
         self._urgent = False
         self._stopping = False
+        self._unmarked: list[uuid.UUID] = []  # written, not yet recorded as such; this thread's own
         self._thread = threading.Thread(target=self._run, name="ovc-raw-materialiser", daemon=True)
 
     def start(self) -> None:
@@ -222,8 +227,11 @@ class _Materialiser:
             return
         now = time.monotonic()
         with self._condition:
+            # A thread with work queued is on a timed wait already; waking it for every
+            # batch would only make it compete with the writer for the GIL.
+            if not self._queue:
+                self._condition.notify()
             self._queue.extend((now, segment, event) for event in events)
-            self._condition.notify()
 
     def backlog(self) -> int:
         with self._condition:
@@ -251,29 +259,37 @@ class _Materialiser:
             self._stopping = True
             self._condition.notify_all()
         self._thread.join(timeout=5)
+        self._mark_written()
         self._connection.close()
 
     def _run(self) -> None:
-        while True:
-            chunk = self._next_chunk()
-            if chunk is None:
-                return
+        while (chunk := self._next_chunk()) is not None:
             written = self._write(chunk)
-            self._record(written)
+            self._unmarked.extend(event.event_id for _, event in written)
+            self._mark_written()
+            for segment, _ in written:
+                if segment is not None:
+                    self._spool.settle(segment, 1)
             with self._condition:
                 self._in_flight = 0
                 self._condition.notify_all()
 
     def _next_chunk(self) -> list[tuple[float, Segment | None, LandingEvent]] | None:
+        """The next objects to write; empty when only marks are to be retried; None to stop."""
         with self._condition:
-            while True:
-                if self._stopping:
-                    return None
+            while not self._stopping:
                 if self._queue and (self._urgent or not self._should_wait()):
                     size = min(self._tuning.materialise_chunk, len(self._queue))
                     self._in_flight = size
                     return [self._queue.popleft() for _ in range(size)]
-                self._condition.wait(self._tuning.idle_gap_seconds if self._queue else None)
+                if self._queue:
+                    self._condition.wait(self._tuning.idle_gap_seconds)
+                elif self._unmarked:
+                    if not self._condition.wait(self._tuning.retry_max_seconds):
+                        return []
+                else:
+                    self._condition.wait()
+            return None
 
     def _should_wait(self) -> bool:
         oldest_age = time.monotonic() - self._queue[0][0]
@@ -287,7 +303,7 @@ class _Materialiser:
         """Put each object, retrying a failing store with backoff; stop early only when stopping."""
         written = []
         delay = self._tuning.retry_initial_seconds
-        for index, (queued_at, segment, event) in enumerate(chunk):
+        for index, (_, segment, event) in enumerate(chunk):
             while True:
                 try:
                     self._store.put(event.raw_key, event.body)
@@ -304,18 +320,17 @@ class _Materialiser:
             written.append((segment, event))
         return written
 
-    def _record(self, written: list[tuple[Segment | None, LandingEvent]]) -> None:
-        if not written:
+    def _mark_written(self) -> None:
+        """Record the written objects in the database; kept for the next try while it is down."""
+        if not self._unmarked:
             return
         try:
             with self._connection.use() as conn:
-                mark_raw_written(conn, [event.event_id for _, event in written])
+                mark_raw_written(conn, self._unmarked)
         except psycopg.Error as error:
-            # The rows stay 'pending'; the periodic sweep writes those objects again and marks them.
-            log.warning("could not mark %d raw objects written: %s", len(written), _first_line(error))
-        for segment, _ in written:
-            if segment is not None:
-                self._spool.settle(segment, 1)
+            log.warning("could not mark %d raw objects written yet: %s", len(self._unmarked), _first_line(error))
+        else:
+            self._unmarked.clear()
 
 
 class LandingService:
@@ -339,8 +354,8 @@ class LandingService:
         self.spool = spool
         self.dedupe_window = dedupe_window
         self._tuning = tuning or LandingTuning()
-        self._writer_connection = LazyConnection(dsn)
-        self._maintenance_connection = LazyConnection(dsn)
+        self._writer_connection = _LazyConnection(dsn)
+        self._maintenance_connection = _LazyConnection(dsn)
         self._last_batch_at = 0.0
         self._database_down = False
         self._unlanded: list[tuple[Segment, LandingEvent]] = []
@@ -397,7 +412,7 @@ class LandingService:
         self._last_batch_at = time.monotonic()
         if outcomes is None:
             return self._land_without_database(segment, events)
-        needing_raw = [event for event, outcome in zip(events, outcomes) if owns_raw_object(event, outcome)]
+        needing_raw = [event for event, outcome in zip(events, outcomes) if _owns_raw_object(event, outcome)]
         self._materialiser.submit(segment, needing_raw)
         if segment is not None:
             self.spool.settle(segment, len(events) - len(needing_raw))
@@ -419,11 +434,9 @@ class LandingService:
 
     def status(self) -> dict[str, object]:
         """Counters for the health endpoint."""
-        with self._unlanded_lock:
-            unlanded = len(self._unlanded)
         return {
             "database_down": self._database_down,
-            "spooled_awaiting_database": unlanded,
+            "spooled_awaiting_database": self.unlanded_count(),
             "raw_objects_queued": self._materialiser.backlog(),
             "spool_unsettled": self.spool.backlog(),
         }
@@ -439,7 +452,7 @@ class LandingService:
     def _land_without_database(self, segment: Segment | None, events: Sequence[LandingEvent]) -> list[Receipt]:
         if segment is None:
             return [Receipt(event.event_id, duplicate=False, durable=False) for event in events]
-        written = write_raw_objects(self.store, events)
+        written = _write_raw_objects(self.store, events)
         with self._unlanded_lock:
             self._unlanded.extend((segment, replace(e, raw_written=ok)) for e, ok in zip(events, written))
         return [Receipt(event.event_id, duplicate=False, durable=ok) for event, ok in zip(events, written)]
@@ -465,16 +478,18 @@ class LandingService:
                         next_sweep = now + tuning.pending_sweep_interval_seconds
             except psycopg.Error as error:
                 log.debug("maintenance: database unavailable: %s", _first_line(error))
+            except Exception:  # a bug here must not end recovery for the life of the process
+                log.exception("maintenance pass failed")
 
     def _reland(self, conn: psycopg.Connection) -> None:
         """Land what was spooled while the database was down; the database is back if this returns."""
         with self._unlanded_lock:
             backlog = list(self._unlanded)
-        for start in range(0, len(backlog), REPLAY_CHUNK):
-            chunk = backlog[start : start + REPLAY_CHUNK]
+        for start in range(0, len(backlog), LANDING_CHUNK):
+            chunk = backlog[start : start + LANDING_CHUNK]
             outcomes = land_events(conn, [event for _, event in chunk], self.dedupe_window)
             for (segment, event), outcome in zip(chunk, outcomes):
-                if owns_raw_object(event, outcome):
+                if _owns_raw_object(event, outcome):
                     self._materialiser.submit(segment, [event])
                 else:
                     self.spool.settle(segment, 1)

@@ -26,6 +26,7 @@ from psycopg.types.json import Jsonb
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.runs.manifest import RunManifest, SecretScrubber, upsert_manifest
 from ovc_assets.runs.report import JSON_COLUMNS, REPORT_COLUMNS, RunReport
+from ovc_assets.storage.files import write_atomically
 from ovc_assets.storage.raw_store import RawStore, S3RawStore, report_key
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,8 @@ def _write_artifacts(
     if reports_dir is not None:
         path = Path(reports_dir) / report_file_name(report.run_id)
         try:
-            write_json_atomically(path, report.to_json_text())
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(path, report.to_json_text().encode())
             stored.json_path = path
         except OSError as error:
             note_problem(f"report artifact {path} not written: {error.strerror or error}")
@@ -140,23 +142,7 @@ def _write_artifacts(
             note_problem(f"report copy in the raw store not written: {error.message}")
             if stored.json_path is not None:
                 with contextlib.suppress(OSError):
-                    write_json_atomically(stored.json_path, report.to_json_text())
-
-
-def write_json_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file, fsync, rename: the file is absent or complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "x", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+                    write_atomically(stored.json_path, report.to_json_text().encode())
 
 
 def _row_params(report: RunReport) -> dict[str, object]:

@@ -10,23 +10,28 @@ route it is a resend: recorded in `ovc.raw_event_duplicates` and counted on the 
 event (`duplicate_count`, `last_seen_at`). From a batch route (an alert-log replay or a
 cold import) it is skipped, so re-running an import changes nothing. The verdict is part
 of the key so that a body which failed authentication is never merged into the event of
-the same body that passed it.
+the same body that passed it. Within one batch, the first arrival of a body stands for
+the later ones within the window of it.
 
-Race freedom: `land_events` takes a transaction-scoped advisory lock per body hash, in
-ascending key order, before looking for originals. Concurrent batches from other threads
-or processes (`ovc serve --workers 2`, a replay) with a common body wait for each other,
-and the second one sees the first one's committed event. A unique index cannot express a
+Race freedom: `land_events` first takes a transaction-scoped advisory lock per body hash,
+in ascending key order, then lands the batch in one statement. Concurrent batches with a
+common body (other threads, `ovc serve --workers 2`, a replay) wait for each other, and
+as each statement of a READ COMMITTED transaction takes a fresh snapshot, the landing
+statement sees what the batch it waited for committed. A unique index cannot express a
 sliding time window, which is why the lock is used instead.
 
 Exactly once: an arrival whose event id is already in `raw_events` or
 `raw_event_duplicates` is reported as already landed and changes nothing, so a batch can
 be landed again after a commit whose outcome was unknown.
+
+On an autocommit connection the lock, the landing statement and the commit go to the
+server in one pipeline: one round trip per batch, whatever its size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,7 +44,7 @@ ROUTE_TV = "tv"
 ROUTE_TV_SECURE = "tv_secure"
 ROUTE_REPLAY = "replay_alerts"
 ROUTE_COLD_FULL = "cold_full"
-LIVE_ROUTES = frozenset({ROUTE_TV, ROUTE_TV_SECURE})
+LIVE_ROUTES = (ROUTE_TV, ROUTE_TV_SECURE)
 """Routes whose repeated bodies are resends to count; repeats from the others are skipped."""
 
 PARSE_OK = "ok"
@@ -49,59 +54,104 @@ RAW_PENDING = "pending"
 
 DEFAULT_DEDUPE_WINDOW = timedelta(hours=24)
 
-Statement = tuple[str, tuple[object, ...]]
-
 # Advisory locks in the two-int form: this fixed namespace plus 32 bits of the body hash.
 # Two bodies sharing those bits only wait for each other; correctness does not depend on it.
 BODY_LOCK_NAMESPACE = 0x4F564352  # "OVCR"
 
 LOCK_BODIES_SQL = "SELECT pg_advisory_xact_lock(%s, body_key) FROM unnest(%s::int4[]) AS body_key"
 
-ALREADY_LANDED_SQL = """
-SELECT arrival.event_id, coalesce(duplicate.original_event_id, arrival.event_id) AS landed_as
-FROM unnest(%s::uuid[]) AS arrival (event_id)
-LEFT JOIN ovc.raw_events AS event ON event.event_id = arrival.event_id
-LEFT JOIN ovc.raw_event_duplicates AS duplicate ON duplicate.event_id = arrival.event_id
-WHERE event.event_id IS NOT NULL OR duplicate.event_id IS NOT NULL
-"""
-
-CANDIDATE_ORIGINALS_SQL = """
-SELECT body_sha256, codes, event_id, received_at
-FROM ovc.raw_events
-WHERE body_sha256 = ANY(%s::text[]) AND received_at BETWEEN %s AND %s
-"""
-
-# Codes travel as one comma-joined string per event: unnest cannot take a ragged text[][].
-INSERT_EVENTS_SQL = """
-INSERT INTO ovc.raw_events (
-    event_id, received_at, route, client_addr, body, body_size, body_truncated, body_sha256,
-    raw_key, raw_status, parse_status, codes, contract, symbol, block_id, block_start,
-    duplicate_count, last_seen_at
+# One statement: find what is landed already, decide every arrival, write, report. Codes
+# travel as one comma-joined string per event: unnest cannot take a ragged text[][].
+LAND_EVENTS_SQL = """
+WITH arrival AS (
+    SELECT event_id, received_at, route, client_addr, body, body_size, body_truncated, body_sha256,
+           raw_key, raw_status, parse_status, string_to_array(codes, ',') AS codes, contract, symbol,
+           block_id, block_start, position
+    FROM unnest(
+        %(event_id)s::uuid[], %(received_at)s::timestamptz[], %(route)s::text[], %(client_addr)s::text[],
+        %(body)s::bytea[], %(body_size)s::int4[], %(body_truncated)s::bool[], %(body_sha256)s::text[],
+        %(raw_key)s::text[], %(raw_status)s::text[], %(parse_status)s::text[], %(codes)s::text[],
+        %(contract)s::text[], %(symbol)s::text[], %(block_id)s::text[], %(block_start)s::timestamptz[]
+    ) WITH ORDINALITY AS batch (
+        event_id, received_at, route, client_addr, body, body_size, body_truncated, body_sha256,
+        raw_key, raw_status, parse_status, codes, contract, symbol, block_id, block_start, position
+    )
+),
+landed_before AS (
+    SELECT arrival.event_id, coalesce(duplicate.original_event_id, event.event_id) AS landed_as
+    FROM arrival
+    LEFT JOIN ovc.raw_events AS event ON event.event_id = arrival.event_id
+    LEFT JOIN ovc.raw_event_duplicates AS duplicate ON duplicate.event_id = arrival.event_id
+    WHERE event.event_id IS NOT NULL OR duplicate.event_id IS NOT NULL
+),
+fresh AS (
+    SELECT arrival.*,
+           (SELECT event.event_id
+            FROM ovc.raw_events AS event
+            WHERE event.body_sha256 = arrival.body_sha256
+              AND event.received_at BETWEEN arrival.received_at - %(window)s AND arrival.received_at + %(window)s
+              AND event.codes = arrival.codes
+            ORDER BY event.received_at, event.event_id
+            LIMIT 1) AS landed_original
+    FROM arrival
+    WHERE NOT EXISTS (SELECT 1 FROM landed_before WHERE landed_before.event_id = arrival.event_id)
+),
+first_in_batch AS (
+    SELECT fresh.*,
+           first_value(event_id) OVER same_body AS first_id,
+           first_value(received_at) OVER same_body AS first_at
+    FROM fresh
+    WINDOW same_body AS (
+        PARTITION BY body_sha256, codes, landed_original IS NULL ORDER BY received_at, position
+    )
+),
+decided AS (
+    SELECT first_in_batch.*,
+           CASE
+               WHEN landed_original IS NOT NULL THEN landed_original
+               WHEN received_at - first_at <= %(window)s THEN first_id
+               ELSE event_id
+           END AS landed_as
+    FROM first_in_batch
+),
+resend AS (
+    SELECT * FROM decided WHERE landed_as <> event_id AND route = ANY(%(live_routes)s::text[])
+),
+resend_total AS (
+    SELECT landed_as, count(*)::int4 AS arrivals, max(received_at) AS last_seen_at FROM resend GROUP BY landed_as
+),
+inserted AS (
+    INSERT INTO ovc.raw_events (
+        event_id, received_at, route, client_addr, body, body_size, body_truncated, body_sha256,
+        raw_key, raw_status, parse_status, codes, contract, symbol, block_id, block_start,
+        duplicate_count, last_seen_at
+    )
+    SELECT decided.event_id, received_at, route, client_addr, body, body_size, body_truncated, body_sha256,
+           raw_key, raw_status, parse_status, codes, contract, symbol, block_id, block_start,
+           coalesce(resend_total.arrivals, 0), greatest(received_at, resend_total.last_seen_at)
+    FROM decided
+    LEFT JOIN resend_total ON resend_total.landed_as = decided.event_id
+    WHERE decided.landed_as = decided.event_id
+),
+recorded AS (
+    INSERT INTO ovc.raw_event_duplicates (event_id, original_event_id, received_at, route, client_addr)
+    SELECT event_id, landed_as, received_at, route, client_addr FROM resend
+),
+counted AS (
+    -- Only events landed before this statement: the new ones got their counts above.
+    UPDATE ovc.raw_events AS event
+    SET duplicate_count = event.duplicate_count + resend_total.arrivals,
+        last_seen_at = greatest(event.last_seen_at, resend_total.last_seen_at)
+    FROM resend_total
+    WHERE event.event_id = resend_total.landed_as
 )
-SELECT event_id, received_at, route, client_addr, body, body_size, body_truncated, body_sha256,
-       raw_key, raw_status, parse_status, string_to_array(codes, ','), contract, symbol, block_id,
-       block_start, 0, received_at
-FROM unnest(
-    %s::uuid[], %s::timestamptz[], %s::text[], %s::text[], %s::bytea[], %s::int4[], %s::bool[],
-    %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-    %s::timestamptz[]
-) AS arrival (
-    event_id, received_at, route, client_addr, body, body_size, body_truncated, body_sha256,
-    raw_key, raw_status, parse_status, codes, contract, symbol, block_id, block_start
-)
-"""
-
-INSERT_DUPLICATES_SQL = """
-INSERT INTO ovc.raw_event_duplicates (event_id, original_event_id, received_at, route, client_addr)
-SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::timestamptz[], %s::text[], %s::text[])
-"""
-
-COUNT_DUPLICATES_SQL = """
-UPDATE ovc.raw_events AS event
-SET duplicate_count = event.duplicate_count + resend.arrivals,
-    last_seen_at = greatest(event.last_seen_at, resend.last_seen_at)
-FROM unnest(%s::uuid[], %s::int4[], %s::timestamptz[]) AS resend (event_id, arrivals, last_seen_at)
-WHERE event.event_id = resend.event_id
+SELECT event_id, landed_as, 'skipped' AS disposition FROM landed_before
+UNION ALL
+SELECT event_id, landed_as,
+       CASE WHEN landed_as = event_id THEN 'landed'
+            WHEN route = ANY(%(live_routes)s::text[]) THEN 'duplicate'
+            ELSE 'skipped' END
+FROM decided
 """
 
 SELECT_WINDOW_SQL = """
@@ -202,21 +252,18 @@ class PendingRaw(NamedTuple):
 def land_events(
     conn: psycopg.Connection, events: Sequence[LandingEvent], dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW
 ) -> list[LandingOutcome]:
-    """Land a batch in one transaction of its own; return one outcome per event, in order.
+    """Land a batch and return one outcome per event, in order.
 
-    See the module docstring for the dedupe, race-freedom and exactly-once rules. The
-    statement count does not grow with the batch.
+    The batch is committed when this returns, unless the caller has a transaction open on
+    `conn`, which it then joins. See the module docstring for the dedupe, race-freedom and
+    exactly-once rules.
     """
     if not events:
         return []
-    plan = _LandingPlan(events, dedupe_window)
-    # Not in pipeline mode: psycopg polls for readable-or-writable there, and a writable
-    # socket turns the wait for results into a busy loop that costs more than round trips.
-    with conn.transaction():
-        _, landed, candidates = [conn.execute(query, params) for query, params in plan.lookups()]
-        for query, params in plan.writes(landed.fetchall(), candidates.fetchall()):
-            conn.execute(query, params)
-    return plan.outcomes()
+    with _batch_transaction(conn), conn.pipeline():
+        conn.execute(LOCK_BODIES_SQL, _lock_parameters(events))
+        cursor = conn.execute(LAND_EVENTS_SQL, _landing_parameters(events, dedupe_window))
+    return _outcomes(events, cursor.fetchall())
 
 
 async def land_events_async(
@@ -225,123 +272,49 @@ async def land_events_async(
     """`land_events` on an asyncio connection (the receiver's event loop)."""
     if not events:
         return []
-    plan = _LandingPlan(events, dedupe_window)
-    async with conn.transaction():
-        _, landed, candidates = [await conn.execute(query, params) for query, params in plan.lookups()]
-        for query, params in plan.writes(await landed.fetchall(), await candidates.fetchall()):
-            await conn.execute(query, params)
-    return plan.outcomes()
+    async with _batch_transaction(conn), conn.pipeline():
+        await conn.execute(LOCK_BODIES_SQL, _lock_parameters(events))
+        cursor = await conn.execute(LAND_EVENTS_SQL, _landing_parameters(events, dedupe_window))
+    return _outcomes(events, await cursor.fetchall())
 
 
-class _LandingPlan:
-    """The statements of one batch landing and the dedupe decisions between them, without I/O,
-    so the sync and the asyncio drivers share every rule."""
-
-    def __init__(self, events: Sequence[LandingEvent], dedupe_window: timedelta) -> None:
-        self._events = events
-        self._window = dedupe_window
-        self._outcomes: dict[uuid.UUID, LandingOutcome] = {}
-
-    def lookups(self) -> list[Statement]:
-        """Lock the bodies, then find which events are landed and which bodies are known.
-
-        The lock comes first and in a statement of its own: each later statement takes a
-        fresh snapshot (READ COMMITTED), so it sees what a batch we waited for committed.
-        """
-        times = [event.received_at for event in self._events]
-        return [
-            (LOCK_BODIES_SQL, (BODY_LOCK_NAMESPACE, sorted({_body_lock_key(e.body_sha256) for e in self._events}))),
-            (ALREADY_LANDED_SQL, ([event.event_id for event in self._events],)),
-            (
-                CANDIDATE_ORIGINALS_SQL,
-                (
-                    sorted({event.body_sha256 for event in self._events}),
-                    min(times) - self._window,
-                    max(times) + self._window,
-                ),
-            ),
-        ]
-
-    def writes(self, landed_rows: Iterable[tuple], candidate_rows: Iterable[tuple]) -> list[Statement]:
-        """Decide each event's outcome from the lookups; the statements that record them."""
-        for event_id, landed_as in landed_rows:
-            self._outcomes[event_id] = LandingOutcome(event_id, landed_as, Disposition.SKIPPED)
-        originals: defaultdict[tuple[str, tuple[str, ...]], list[tuple[datetime, uuid.UUID]]] = defaultdict(list)
-        for sha256, codes, event_id, received_at in sorted(candidate_rows, key=lambda row: row[3]):
-            originals[(sha256, tuple(codes))].append((received_at, event_id))
-        new_events: list[LandingEvent] = []
-        resends: list[tuple[LandingEvent, uuid.UUID]] = []
-        arrivals = [event for event in self._events if event.event_id not in self._outcomes]
-        for event in sorted(arrivals, key=lambda e: e.received_at):
-            known = originals[(event.body_sha256, event.codes)]
-            original = next((oid for t, oid in known if abs(event.received_at - t) <= self._window), None)
-            if original is None:
-                known.append((event.received_at, event.event_id))
-                new_events.append(event)
-                disposition, original = Disposition.LANDED, event.event_id
-            elif event.route in LIVE_ROUTES:
-                resends.append((event, original))
-                disposition = Disposition.DUPLICATE
-            else:
-                disposition = Disposition.SKIPPED
-            self._outcomes[event.event_id] = LandingOutcome(event.event_id, original, disposition)
-        return _insert_events(new_events) + _record_resends(resends)
-
-    def outcomes(self) -> list[LandingOutcome]:
-        return [self._outcomes[event.event_id] for event in self._events]
+def _batch_transaction(conn: psycopg.Connection | psycopg.AsyncConnection):
+    # In autocommit mode the pipeline is the transaction: the server runs what comes before
+    # its sync as one implicit transaction and commits it, sparing two round trips.
+    return contextlib.nullcontext() if conn.autocommit else conn.transaction()
 
 
-def _body_lock_key(body_sha256: str) -> int:
-    """32 bits of the hash as a signed int4."""
-    return int(body_sha256[:8], 16) - 2**31
+def _lock_parameters(events: Sequence[LandingEvent]) -> tuple[int, list[int]]:
+    # 32 bits of each hash as a signed int4, sorted so that two batches never deadlock.
+    return BODY_LOCK_NAMESPACE, sorted({int(event.body_sha256[:8], 16) - 2**31 for event in events})
 
 
-def _insert_events(events: Sequence[LandingEvent]) -> list[Statement]:
-    if not events:
-        return []
-    columns = (
-        [e.event_id for e in events],
-        [e.received_at for e in events],
-        [e.route for e in events],
-        [e.client_addr for e in events],
-        [e.body for e in events],
-        [e.body_size for e in events],
-        [e.body_truncated for e in events],
-        [e.body_sha256 for e in events],
-        [e.raw_key for e in events],
-        [RAW_WRITTEN if e.raw_written else RAW_PENDING for e in events],
-        [e.parse_status for e in events],
-        [",".join(e.codes) for e in events],
-        [e.contract for e in events],
-        [e.symbol for e in events],
-        [e.block_id for e in events],
-        [e.block_start for e in events],
-    )
-    return [(INSERT_EVENTS_SQL, columns)]
+def _landing_parameters(events: Sequence[LandingEvent], dedupe_window: timedelta) -> dict[str, object]:
+    return {
+        "event_id": [e.event_id for e in events],
+        "received_at": [e.received_at for e in events],
+        "route": [e.route for e in events],
+        "client_addr": [e.client_addr for e in events],
+        "body": [e.body for e in events],
+        "body_size": [e.body_size for e in events],
+        "body_truncated": [e.body_truncated for e in events],
+        "body_sha256": [e.body_sha256 for e in events],
+        "raw_key": [e.raw_key for e in events],
+        "raw_status": [RAW_WRITTEN if e.raw_written else RAW_PENDING for e in events],
+        "parse_status": [e.parse_status for e in events],
+        "codes": [",".join(e.codes) for e in events],
+        "contract": [e.contract for e in events],
+        "symbol": [e.symbol for e in events],
+        "block_id": [e.block_id for e in events],
+        "block_start": [e.block_start for e in events],
+        "window": dedupe_window,
+        "live_routes": list(LIVE_ROUTES),
+    }
 
 
-def _record_resends(resends: Sequence[tuple[LandingEvent, uuid.UUID]]) -> list[Statement]:
-    if not resends:
-        return []
-    arrivals: dict[uuid.UUID, int] = defaultdict(int)
-    last_seen: dict[uuid.UUID, datetime] = {}
-    for event, original in resends:
-        arrivals[original] += 1
-        last_seen[original] = max(last_seen.get(original, event.received_at), event.received_at)
-    originals = list(arrivals)
-    return [
-        (
-            INSERT_DUPLICATES_SQL,
-            (
-                [event.event_id for event, _ in resends],
-                [original for _, original in resends],
-                [event.received_at for event, _ in resends],
-                [event.route for event, _ in resends],
-                [event.client_addr for event, _ in resends],
-            ),
-        ),
-        (COUNT_DUPLICATES_SQL, (originals, [arrivals[o] for o in originals], [last_seen[o] for o in originals])),
-    ]
+def _outcomes(events: Sequence[LandingEvent], rows: Iterable[tuple]) -> list[LandingOutcome]:
+    by_id = {event_id: LandingOutcome(event_id, landed_as, Disposition(kind)) for event_id, landed_as, kind in rows}
+    return [by_id[event.event_id] for event in events]
 
 
 def select_events_for_window(

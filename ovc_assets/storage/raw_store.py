@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ovc_assets.storage.files import fsync_directory, write_atomically
 from ovc_assets.errors import ErrorCode, OvcError
 
 ACCEPTED_URL_FORMS = "file:///absolute/path or s3://bucket[/prefix]"
@@ -169,7 +170,7 @@ class FileRawStore(RawStore):
         path = self._path_for(key)
         try:
             self._make_directories_durably(path.parent)
-            self._write_atomically(path, data)
+            write_atomically(path, data)
         except OSError as exc:
             raise self._unavailable(f"cannot write {path}", exc) from exc
         return path.as_uri()
@@ -234,35 +235,12 @@ class FileRawStore(RawStore):
         for new_directory in reversed(missing):
             new_directory.mkdir(exist_ok=True)
             # A new directory entry is durable only once its parent is fsync'd.
-            _fsync_directory(new_directory.parent)
-
-    @staticmethod
-    def _write_atomically(path: Path, data: bytes) -> None:
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(temporary, "xb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-            raise
-        _fsync_directory(path.parent)
+            fsync_directory(new_directory.parent)
 
     @staticmethod
     def _unavailable(action: str, exc: OSError) -> OvcError:
         reason = exc.strerror or _one_line(exc)
         return OvcError(ErrorCode.RAW_STORE_UNAVAILABLE, f"{action}: {reason}")
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class S3RawStore(RawStore):

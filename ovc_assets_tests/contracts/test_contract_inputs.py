@@ -107,10 +107,16 @@ def test_alert_log_rows_report_the_line_they_start_on(tmp_path: Path) -> None:
         '1,"FX:GBPUSD, 1m","multi\nline name",first=1,2026-01-14T09:24:00Z\n'
         "\n"
         "2,FX:EURUSD,short,second=2,2026-01-14T11:24:00Z\n"
-        "3,FX:EURUSD,short\n",
+        "3,FX:EURUSD,short\n"
+        '4,FX:EURUSD,envelope,"{""export"": ""fourth=4""}",2026-01-14T13:24:00Z\n',
         encoding="utf-8",
     )
 
     payloads = list(read_payloads(source))
 
-    assert [(payload.line, payload.export) for payload in payloads] == [(2, "first=1"), (5, "second=2"), (6, "")]
+    assert [(payload.line, payload.export) for payload in payloads] == [
+        (2, "first=1"),
+        (5, "second=2"),
+        (6, ""),
+        (7, "fourth=4"),
+    ]

@@ -255,7 +255,7 @@ def test_prices_must_be_positive() -> None:
 def test_legacy_min_has_no_rng_body_ret_rules_and_computes_them() -> None:
     block = parse_export(with_values(ALERT, o="1.2", h="1.5", l="1.1", c="1.4")).record
 
-    assert block.rng == pytest.approx(0.4) and block.body == pytest.approx(0.2) and block.ret == pytest.approx(0.2 / 1.2)
+    assert (block.rng, block.body, block.ret) == pytest.approx((0.4, 0.2, 0.2 / 1.2))
 
 
 # --- identity --------------------------------------------------------------------------------

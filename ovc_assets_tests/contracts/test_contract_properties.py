@@ -112,11 +112,12 @@ def insert_a_malformed_segment(data, spec, fields, pairs):
     return [*pairs[:position], (segment, None), *pairs[position:]], False
 
 
+NUMBER_TYPES = ("int", "int_or_empty", "float", "number_or_empty", "bool_01")
 NOT_NUMBERS = ["abc", "nan", "inf", "-inf", "1e309", "+1", "1_0", "0x10", "１", "1 2", "--1", "1e"]
 
 
 def mistype_a_number(data, spec, fields, pairs):
-    key = _key_of(data, spec, lambda field: field.type in ("int", "int_or_empty", "float", "number_or_empty", "bool_01"))
+    key = _key_of(data, spec, lambda field: field.type in NUMBER_TYPES)
     field = spec.field(key)
     extra = ["1.5", "1e3", "99999999999999999999"] if field.type.startswith("int") else []
     extra += ["2", "yes"] if field.type == "bool_01" else []
@@ -175,7 +176,8 @@ def misname_the_block(data, spec, fields, pairs):
     choices += [(key, other.block_id(symbol + "X")) for key in identity.block_id]
     choices += [(key, block.four_hour_id(symbol + "X")) for key in identity.four_hour_id]
     choices += [(key, pair) for key in identity.four_hour_pair for pair in FOUR_HOUR_PAIRS if pair != block.pair]
-    choices += [(key, other.date_ny.strftime("%Y%m%d")) for key in identity.date_compact if other.date_ny != block.date_ny]
+    if other.date_ny != block.date_ny:
+        choices += [(key, other.date_ny.strftime("%Y%m%d")) for key in identity.date_compact]
     choices += [(identity.letter, other.letter), (identity.date_ny, "not-a-date"), (identity.symbol, "lower")]
     key, raw = data.draw(st.sampled_from(choices))
     return _replace(pairs, key, raw), False
@@ -315,12 +317,16 @@ def test_a_valid_payload_mangled_character_by_character_gives_only_coded_errors(
 # --- batch validation agrees with the parser -------------------------------------------------
 
 
+SHARED_COLUMNS = ("o", "h", "l", "c", "rng", "body", "ret", "dir", "bar_close_ms", "block_id", "block4h")
+
+
 def _semantic_mutation(data: st.DataObject, fields: dict[str, Any]) -> tuple[str, Any]:
     """A change to one column the r1 contract and the canonical block share, typed cleanly."""
     block = _block_of(load_contract("MIN_R1"), fields)
-    column = data.draw(st.sampled_from(["o", "h", "l", "c", "rng", "body", "ret", "dir", "bar_close_ms", "block_id", "block4h"]))
+    column = data.draw(st.sampled_from(SHARED_COLUMNS))
     if column in ("o", "h", "l", "c"):
-        return column, data.draw(st.sampled_from([0.0, -1.0, fields[column] * 2, fields[column] / 2, fields[column] + 5e-7]))
+        price = fields[column]
+        return column, data.draw(st.sampled_from([0.0, -1.0, price * 2, price / 2, price + 5e-7]))
     if column in ("rng", "body", "ret"):
         return column, fields[column] + data.draw(st.floats(min_value=-3e-6, max_value=3e-6))
     if column == "dir":

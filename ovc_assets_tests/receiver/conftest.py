@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 
 from ovc_assets.receiver.app import create_app
 from ovc_assets.receiver.config import ReceiverConfig
-from ovc_assets.storage.raw_store import FileRawStore
+from ovc_assets.storage.raw_store import FileRawStore, RawStore
 from ovc_assets_tests.receiver.receiver_harness import FAST_TUNING
 from ovc_assets_tests.receiver.receiver_payloads import TOKEN
 
@@ -34,10 +34,11 @@ def config(raw_root: Path) -> ReceiverConfig:
 
 @pytest.fixture
 def make_app(database_url: str, store: FileRawStore, config: ReceiverConfig) -> Callable[..., Starlette]:
-    """Build the receiver; keyword arguments override fields of `config`."""
+    """Build the receiver; `dsn` and `raw_store` replace the test's, other keyword arguments
+    override fields of `config`."""
 
-    def make(dsn: str | None = None, **overrides: Any) -> Starlette:
+    def make(dsn: str | None = None, raw_store: RawStore | None = None, **overrides: Any) -> Starlette:
         merged = ReceiverConfig(**{**config.__dict__, **overrides})
-        return create_app(merged, dsn=dsn or database_url, store=store, tuning=FAST_TUNING)
+        return create_app(merged, dsn=dsn or database_url, store=raw_store or store, tuning=FAST_TUNING)
 
     return make

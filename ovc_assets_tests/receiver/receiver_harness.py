@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from starlette.applications import Starlette
 
 from ovc_assets.receiver.landing import LandingTuning
@@ -71,11 +72,19 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20, message: str 
         time.sleep(0.05)
 
 
+async def eventually(condition: Callable[[], bool], timeout: float = 20, message: str = "condition") -> None:
+    """`wait_until` inside a scenario, letting the app run meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message}")
+        await asyncio.sleep(0.05)
+
+
 def set_database_accepting(database_url: str, admin_dsn: str, accepting: bool) -> None:
     """Make the test database refuse (and drop) connections, or accept them again: a database
     outage for an in-process receiver."""
-    with connect(database_url) as conn:
-        name = conn.execute("SELECT current_database()").fetchone()[0]
+    name = conninfo_to_dict(database_url)["dbname"]
     with connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(sql.Identifier(name), sql.Literal(accepting)))
         if not accepting:

@@ -21,8 +21,9 @@ from ovc_assets_tests.runs import runs_fake_job
 
 
 @pytest.fixture
-def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A persistent instance (SQLite storage) that a second process can share."""
+def dagster_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ovc_home: Path) -> Path:
+    """A persistent instance (SQLite storage) that a second process can share (set after
+    `ovc_home`, whose environment clears DAGSTER_HOME)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")

@@ -9,6 +9,7 @@ import dagster as dg
 import psycopg
 
 from ovc_assets.defs.blocks.checks import check_specs, evaluate_checks
+from ovc_assets.defs.blocks.history import BlocksSourceConfig, ingest_history
 from ovc_assets.defs.metadata import markdown_table
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.storage.assets import ovc_database_schema
@@ -118,29 +119,43 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
         kinds={"postgres", "pandas"},
     )
     def ovc_blocks(
-        context: dg.AssetExecutionContext, ovc_database: PostgresResource, pipeline: PipelineSettings
+        context: dg.AssetExecutionContext,
+        ovc_database: PostgresResource,
+        pipeline: PipelineSettings,
+        config: BlocksSourceConfig,
     ) -> dg.MaterializeResult:
         """2H market blocks in `ovc.ovc_blocks_v01`, one row per symbol and block.
 
-        Reads the webhook events landed for the blocks of the run's window (one partition or a
-        range), parses them with the export contracts, validates the batch with the pandera
-        schema, keeps one alert per block (latest bar time, then latest receipt) and merges the
-        rows in one set-based upsert; unchanged rows are left alone, so reruns are no-ops.
-        Rejected payloads never reach the table; they are counted by error code. The checks
-        judge the whole window after the write."""
+        Live path (default): reads the webhook events landed for the blocks of the run's window
+        (one partition or a range), parses them with the export contracts, validates the batch
+        with the pandera schema, keeps one alert per block (latest bar time, then latest
+        receipt) and merges the rows in one set-based upsert. Rejected payloads never reach the
+        table; they are counted by error code.
+
+        History backfill (run config `source: oanda` or `csv`, e.g. `hist_backfill_job`):
+        resamples provider candles into New-York-anchored 2H blocks and merges them in
+        checkpointed chunks into the provider columns; they fill OHLC and volume only where no
+        live row owns them. A killed backfill resumes after its last committed chunk.
+
+        Either way unchanged rows are left alone, so reruns are no-ops, and the checks judge
+        the whole window after the write."""
         dsn = ovc_database.dsn()
+        symbols = config.symbols_of_run(pipeline.symbols)
         with ovc_database.connection() as conn:
-            ingest = ingest_window(
-                context, conn, dsn, pipeline.symbols, MIN_BLOCKS, BLOCK_SOURCE_ROUTES, upsert_live_blocks, RunType.LIVE_INGEST
-            )
+            if config.reads_landed_events:
+                ingest = ingest_window(
+                    context, conn, dsn, symbols, MIN_BLOCKS, BLOCK_SOURCE_ROUTES, upsert_live_blocks, RunType.LIVE_INGEST
+                )
+            else:
+                ingest = ingest_history(context, conn, dsn, pipeline, config)
             quality = data_quality(
-                conn, pipeline.symbols, ingest.start, ingest.end, null_rate_columns=sorted(pipeline.null_rate_thresholds)
+                conn, symbols, ingest.start, ingest.end, null_rate_columns=sorted(pipeline.null_rate_thresholds)
             )
             check_results = evaluate_checks(conn, quality, pipeline.null_rate_thresholds, pipeline.ohlc_divergence_tolerance)
         return dg.MaterializeResult(
             metadata={
                 **ingest.metadata(),
-                "symbols": dg.MetadataValue.json(list(pipeline.symbols)),
+                "symbols": dg.MetadataValue.json(symbols),
                 "blocks_missing": dg.MetadataValue.int(quality.blocks_missing or 0),
                 "sanity_error_count": dg.MetadataValue.int(quality.sanity_error_count),
             },

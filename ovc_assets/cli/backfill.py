@@ -1,0 +1,319 @@
+"""`ovc backfill oanda|csv`: history backfill of any date range, through the Dagster asset.
+
+Each command materialises `ovc_blocks` in-process on the persistent OVC Dagster instance, as
+one run over the 2H partition range that covers the requested period (a single-run
+backfill), with a provider source in the run config and the HIST_BACKFILL tags: it leaves a
+Dagster run like a backfill launched from the UI, and the run-report sensor reports it. The
+asset is built on partitions starting at the earlier of the range and `OVC_PARTITIONS_START`,
+so history before the UI's partitions (since 2005 and earlier) imports and is checked alike.
+
+Dates are OVC days (`date_ny`, YYYY-MM-DD): `--start D` begins at 17:00 New York on D and
+`--end D` includes the whole OVC day D. A CSV backfill covers the file's span unless given
+dates. Progress: a bar per symbol on a terminal, one line per committed chunk otherwise.
+Rerunning an interrupted command resumes after its last committed chunk.
+
+Exit codes: 0 when the run succeeded (failed WARN-severity checks are printed as WARN); 1
+when an ERROR-severity check failed (e.g. ohlc_sanity); a coded error (`OvcError`: bad input,
+OANDA, configuration) is one line from the `ovc` entry point, exit 2; any other failure exits
+non-zero with its traceback. File-level CSV errors (empty, columns, zone, an unreadable first
+row) are found while sizing the range, before any run; all later ones fail the run, which
+records its counts.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import dagster as dg
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from ovc_assets.calendar import Block, FxCalendar, block_at
+from ovc_assets.dagster_instance import open_dagster_instance
+from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
+from ovc_assets.defs.blocks.history import (
+    CSV,
+    DEFAULT_CHUNK_BLOCKS,
+    INPUT_SOURCE_OF_PROVIDER,
+    OANDA,
+    OANDA_SOURCE,
+    BackfillProgress,
+    reporting_progress_to,
+)
+from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block, partitions_start
+from ovc_assets.defs.resources import PipelineSettings, PostgresResource
+from ovc_assets.errors import ErrorCode, OvcError
+from ovc_assets.providers.csv_candles import CSV_LAYOUTS, CsvLayout, read_candle_csv
+from ovc_assets.providers.oanda import GRANULARITY_BAR_SIZES, OandaClient
+from ovc_assets.runs.tags import RunType, ovc_run_tags
+from ovc_assets.storage.migrations import migrate
+from ovc_assets.storage.postgres import resolve_dsn
+
+backfill_app = typer.Typer(
+    help="History backfill: OANDA v20 or CSV candles -> New-York-anchored 2H blocks, as a Dagster run.",
+    no_args_is_help=True,
+)
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+# Dagster's own console log would bury the one-line error and the progress; the run's full
+# log is in the instance (UI, `ovc runs show`).
+QUIET_DAGSTER_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# Far enough to step over a weekend plus the Christmas or New Year closure.
+OPEN_BLOCK_SEARCH = timedelta(days=14)
+TAIL_BYTES = 64 * 1024
+TAIL_LINES_TRIED = 8
+
+StartOption = Annotated[str, typer.Option("--start", help="First OVC day (date_ny, YYYY-MM-DD), from 17:00 New York.")]
+EndOption = Annotated[str, typer.Option("--end", help="Last OVC day (date_ny, YYYY-MM-DD), included.")]
+ChunkOption = Annotated[
+    int, typer.Option("--chunk-blocks", min=1, help="Blocks per transaction and checkpoint.")
+]
+
+
+class CsvFormat(StrEnum):
+    generic = "generic"
+    dukascopy = "dukascopy"
+
+
+@backfill_app.command("oanda")
+def oanda_command(
+    symbol: Annotated[
+        list[str], typer.Option("--symbol", help="OVC symbol (GBPUSD) or OANDA instrument (GBP_USD); repeatable.")
+    ],
+    start: StartOption,
+    end: EndOption,
+    granularity: Annotated[
+        str,
+        typer.Option(help=f"H2 (the blocks themselves) or a finer one, resampled: {', '.join(GRANULARITY_BAR_SIZES)}."),
+    ] = "H2",
+    price: Annotated[str, typer.Option(help="M (mid), B (bid) or A (ask).")] = "M",
+    chunk_blocks: ChunkOption = DEFAULT_CHUNK_BLOCKS,
+) -> None:
+    """OANDA v20 candles -> 2H blocks (token OANDA_API_TOKEN, OANDA_ENV practice/live, OANDA_BASE_URL)."""
+    OandaClient.from_env().close()  # a missing token or bad OANDA_ENV fails here, before any run
+    window = _ovc_days_window(start, end)
+    config = {
+        "source": OANDA,
+        "symbols": list(symbol),
+        "oanda_granularity": granularity,
+        "oanda_price": price,
+        "chunk_blocks": chunk_blocks,
+    }
+    cli_args = {"command": "backfill oanda", "symbol": list(symbol), "start": start, "end": end,
+                "granularity": granularity, "price": price, "chunk_blocks": chunk_blocks}  # fmt: skip
+    run_backfill(config, window, INPUT_SOURCE_OF_PROVIDER[OANDA_SOURCE], cli_args)
+
+
+@backfill_app.command("csv")
+def csv_command(
+    symbol: Annotated[str, typer.Option("--symbol", help="The symbol the file holds, e.g. GBPUSD.")],
+    file: Annotated[
+        list[Path],
+        typer.Option("--file", exists=True, dir_okay=False, help="Candle CSV (any bar size up to 2H); repeat for consecutive files."),
+    ],
+    tz: Annotated[str | None, typer.Option("--tz", help="Zone of timestamps without an offset (default UTC).")] = None,
+    csv_format: Annotated[CsvFormat, typer.Option("--format", help="generic or dukascopy.")] = CsvFormat.generic,
+    start: Annotated[str | None, typer.Option("--start", help="First OVC day to import; default: the file's first.")] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Last OVC day to import, included; default: the file's last.")] = None,
+    chunk_blocks: ChunkOption = DEFAULT_CHUNK_BLOCKS,
+) -> None:
+    """CSV candles (generic OHLC(V) or Dukascopy, any bar size up to 2H) -> 2H blocks."""
+    layout = CSV_LAYOUTS[csv_format.value]
+    if start and end:
+        window = _ovc_days_window(start, end)
+    else:
+        first, last = csv_span(file, csv_format.value, tz)
+        window = (
+            _ovc_day_start(start, "--start") if start else block_at(first).start_utc,
+            _ovc_day_start(end, "--end", next_day=True) if end else block_at(last).end_utc,
+        )
+    config = {
+        "source": CSV,
+        "symbols": [symbol],
+        "csv_paths": [str(path) for path in file],
+        "csv_format": csv_format.value,
+        "csv_tz": tz,
+        "chunk_blocks": chunk_blocks,
+    }
+    cli_args = {"command": "backfill csv", "symbol": symbol, "file": [str(path) for path in file], "tz": tz,
+                "format": csv_format.value, "start": start, "end": end, "chunk_blocks": chunk_blocks}  # fmt: skip
+    run_backfill(config, window, INPUT_SOURCE_OF_PROVIDER[layout.source], cli_args)
+
+
+def run_backfill(
+    source_config: dict[str, object], window: tuple[datetime, datetime], input_source: str, cli_args: dict[str, object]
+) -> dg.ExecuteInProcessResult:
+    """Materialise `ovc_blocks` with `source_config` over the partitions covering `window`, as one
+    HIST_BACKFILL run on the persistent instance; print progress and the outcome."""
+    first, last = open_block_range(*window)
+    dsn = resolve_dsn()
+    migrate(dsn)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # backfill_policy: stable for our use, noise for a CLI user
+        blocks_2h = blocks_2h_partitions(min(first.start_utc, partitions_start()))
+        (ovc_blocks,) = [asset for asset in build_block_assets(blocks_2h) if asset.key == OVC_BLOCKS]
+    tags = {
+        RANGE_START_TAG: partition_key_for_block(first),
+        RANGE_END_TAG: partition_key_for_block(last),
+        **ovc_run_tags(
+            RunType.HIST_BACKFILL,
+            input_source=input_source,
+            input_range=f"{first.date_ny.isoformat()}..{last.date_ny.isoformat()}",
+            cli_args=json.dumps(cli_args, sort_keys=True),
+        ),
+    }
+    console = Console(soft_wrap=True)
+    console.print(
+        f"backfill {', '.join(map(str, source_config['symbols']))} from {source_config['source']}: "
+        f"partitions {tags[RANGE_START_TAG]} .. {tags[RANGE_END_TAG]} (New York block starts)",
+        highlight=False,
+    )
+    with open_dagster_instance(dsn) as instance, _progress_display(console) as show_progress:
+        with reporting_progress_to(show_progress):
+            result = dg.materialize(
+                [ovc_blocks],
+                instance=instance,
+                resources={"ovc_database": PostgresResource(database_url=dsn), "pipeline": PipelineSettings()},
+                run_config={"ops": {OVC_BLOCKS.to_python_identifier(): {"config": source_config}}, **QUIET_DAGSTER_CONSOLE},
+                tags=tags,
+                selection=[OVC_BLOCKS],
+            )
+    if not _print_outcome(console, result):
+        raise typer.Exit(1)
+    return result
+
+
+def open_block_range(start: datetime, end: datetime) -> tuple[Block, Block]:
+    """The first and last open blocks (FX calendar, i.e. partitions) starting in `[start, end)`."""
+    calendar = FxCalendar()
+    head = calendar.expected_blocks(start, min(end, start + OPEN_BLOCK_SEARCH))
+    tail = calendar.expected_blocks(max(start, end - OPEN_BLOCK_SEARCH), end)
+    if not head or not tail:
+        raise OvcError(
+            ErrorCode.CONFIG,
+            f"no open FX block between {start.isoformat()} and {end.isoformat()} (weekend or holiday closure only)",
+        )
+    return head[0], tail[-1]
+
+
+def csv_span(paths: Sequence[Path], csv_format: str, tz: str | None) -> tuple[datetime, datetime]:
+    """The times of the first and the last candle of consecutive CSV files, without reading them whole.
+
+    The first candle comes from the head of the first file; the last from the last lines of the
+    last file that parse (a bad last line is reported by the backfill itself, with its line
+    number). Errors of the file as a whole (empty, columns, zone) are raised here.
+    """
+    layout = CSV_LAYOUTS[csv_format]
+    first_chunk = next(read_candle_csv(paths[0], layout, tz=tz, chunk_rows=1))
+    first = first_chunk["time"].iloc[0].to_pydatetime()
+    last = _last_candle_time(paths[-1], layout, tz)
+    return first, max(first, last)
+
+
+def _last_candle_time(path: Path, layout: CsvLayout, tz: str | None) -> datetime:
+    with path.open("rb") as handle:
+        header = handle.readline()
+        size = path.stat().st_size
+        handle.seek(max(len(header), size - TAIL_BYTES))
+        tail_lines = [line for line in handle.read().splitlines() if line.strip()]
+    if size - TAIL_BYTES > len(header):
+        tail_lines = tail_lines[1:]  # the first line read may be cut
+    with tempfile.TemporaryDirectory() as folder:
+        probe = Path(folder) / "tail.csv"
+        for line in reversed(tail_lines[-TAIL_LINES_TRIED:]):
+            probe.write_bytes(header + line + b"\n")
+            try:
+                return next(read_candle_csv(probe, layout, tz=tz))["time"].iloc[-1].to_pydatetime()
+            except OvcError:
+                continue
+    # No readable line at the end: read the whole file, which stops with the first bad line.
+    *_, last_chunk = read_candle_csv(path, layout, tz=tz)
+    return last_chunk["time"].iloc[-1].to_pydatetime()
+
+
+def _ovc_days_window(start: str, end: str) -> tuple[datetime, datetime]:
+    window = _ovc_day_start(start, "--start"), _ovc_day_start(end, "--end", next_day=True)
+    if window[1] <= window[0]:
+        raise OvcError(ErrorCode.CONFIG, f"--end {end} is before --start {start}")
+    return window
+
+
+def _ovc_day_start(text: str, option: str, *, next_day: bool = False) -> datetime:
+    """17:00 New York on OVC day `text` (or on the day after, for an inclusive end), in UTC."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise OvcError(ErrorCode.CONFIG, f"{option} {text!r} is not a date (YYYY-MM-DD, an OVC day)") from None
+    return Block(day + timedelta(days=1) if next_day else day, "A").start_utc
+
+
+@contextmanager
+def _progress_display(console: Console) -> Iterator[Callable[[BackfillProgress], None]]:
+    """A progress listener: a bar per symbol on a terminal, one plain line per event otherwise."""
+    if not console.is_terminal:
+
+        def print_line(progress: BackfillProgress) -> None:
+            console.print(_progress_line(progress), highlight=False)
+            console.file.flush()  # a log file or pipe should see each chunk when it commits
+
+        yield print_line
+        return
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[blocks]} blocks"), TimeElapsedColumn(), console=console,
+    ) as bars:  # fmt: skip
+        tasks: dict[str, TaskID] = {}
+
+        def show(progress: BackfillProgress) -> None:
+            if progress.symbol not in tasks:
+                tasks[progress.symbol] = bars.add_task(progress.symbol, total=1.0, blocks=0)
+                if progress.resumed:
+                    bars.console.print(_progress_line(progress), highlight=False)
+            bars.update(tasks[progress.symbol], completed=progress.fraction_done, blocks=progress.blocks_committed)
+
+        yield show
+
+
+def _progress_line(progress: BackfillProgress) -> str:
+    until = progress.committed_until.isoformat()
+    if progress.chunks_committed == 0:
+        if progress.resumed:
+            return f"{progress.symbol}: resuming after {until} (committed by an earlier run); run {progress.dagster_run_id}"
+        return f"{progress.symbol}: starting; run {progress.dagster_run_id}"
+    return (
+        f"{progress.symbol}: chunk {progress.chunks_committed} committed, {progress.blocks_committed} blocks "
+        f"up to {until} ({progress.fraction_done:.0%})"
+    )
+
+
+def _print_outcome(console: Console, result: dg.ExecuteInProcessResult) -> bool:
+    """Print what the run did and its failed checks; False if an ERROR-severity check failed."""
+    (materialization, *_) = result.asset_materializations_for_node(OVC_BLOCKS.to_python_identifier())
+    metadata = {key: value.value for key, value in materialization.metadata.items()}
+    console.print(
+        f"run {result.run_id} succeeded: {metadata['candles_read']} candles, {metadata['received_events']} blocks, "
+        f"{metadata['rows_inserted']} inserted, {metadata['rows_updated']} updated, "
+        f"{metadata['insert_skipped']} unchanged, {metadata['partial_blocks']} partial",
+        highlight=False,
+    )
+    failed = [check for check in result.get_asset_check_evaluations() if not check.passed]
+    if not failed:
+        console.print("checks: all passed")
+    for check in failed:
+        evidence = {
+            key: value.value
+            for key, value in check.metadata.items()
+            if key not in ("window_start", "window_end") and isinstance(value.value, int | float)
+        }
+        console.print(f"{check.severity.value} {check.check_name}: {json.dumps(evidence, sort_keys=True)}", highlight=False)
+    return all(check.severity != dg.AssetCheckSeverity.ERROR for check in failed)

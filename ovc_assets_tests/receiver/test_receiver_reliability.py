@@ -1,0 +1,198 @@
+"""Real processes on 127.0.0.1: `ovc serve` killed with -9 mid-load, its database stopped and
+started again mid-load, and two workers racing on one body. Bounded in count and time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from ovc_assets.storage.migrations import migrate
+from ovc_assets.storage.postgres import EmbeddedPostgres, connect
+from ovc_assets.storage.raw_store import FileRawStore
+from ovc_assets_tests.receiver.receiver_harness import wait_until
+from ovc_assets_tests.receiver.receiver_payloads import ALERT_EXPORT, unique_export
+
+CLI = Path(__file__).with_name("receiver_cli.py")
+START_TIMEOUT_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`ovc serve` in its own process, until it exits or the block ends."""
+    port = free_port()
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, str(CLI), "serve", "--port", str(port), "--workers", str(workers)],
+            env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: process.poll() is not None or _answers(url), START_TIMEOUT_SECONDS, "the server to start")
+        assert process.poll() is None, log.read_text()[-3000:]
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code in (200, 503)
+    except httpx.HTTPError:
+        return False
+
+
+async def send(url: str, numbers: range, acknowledged: dict[int, str], concurrency: int, after_each=None) -> None:
+    """POST one unique body per number; record the event id of each 2xx."""
+    limits = httpx.Limits(max_connections=concurrency)
+    semaphore = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+
+        async def one(number: int) -> None:
+            async with semaphore:
+                try:
+                    response = await client.post(f"{url}/tv", content=unique_export(number))
+                except httpx.HTTPError:
+                    return
+                if response.status_code == 200:
+                    acknowledged[number] = response.json()["event_id"]
+                    if after_each is not None:
+                        after_each()
+
+        await asyncio.gather(*(one(number) for number in numbers))
+
+
+def landed_ids(dsn: str) -> list[str]:
+    with connect(dsn) as conn:
+        return [str(row[0]) for row in conn.execute("SELECT event_id FROM ovc.raw_events")]
+
+
+def no_raw_pending(dsn: str) -> bool:
+    with connect(dsn) as conn:
+        return not conn.execute("SELECT count(*) FROM ovc.raw_events WHERE raw_status = 'pending'").fetchone()[0]
+
+
+def assert_spool_empty(raw_root: Path) -> None:
+    """After a clean shutdown no segment is left: every event in them was settled."""
+    assert not list((raw_root / ".spool").glob("*.seg"))
+
+
+def assert_every_event_has_its_raw_object(dsn: str, raw_root: Path) -> None:
+    with connect(dsn) as conn:
+        keys = {row[0] for row in conn.execute("SELECT raw_key FROM ovc.raw_events")}
+    assert keys <= set(FileRawStore(raw_root).list_keys("tv/"))
+
+
+def test_kill_9_mid_load_loses_no_acknowledged_event(ovc_env: dict[str, str], database_url: str, tmp_path: Path) -> None:
+    env = {**os.environ, **ovc_env}
+    raw_root = Path(ovc_env["OVC_HOME"]) / "raw"
+    log = tmp_path / "serve.log"
+    acknowledged: dict[int, str] = {}
+
+    with serving(env, log) as (process, url):
+
+        def kill_at_a_thousand() -> None:
+            if len(acknowledged) == 1000:
+                os.kill(process.pid, signal.SIGKILL)
+
+        asyncio.run(send(url, range(4000), acknowledged, concurrency=16, after_each=kill_at_a_thousand))
+        assert process.wait(timeout=10) == -signal.SIGKILL
+    assert 1000 <= len(acknowledged) < 4000
+
+    with serving(env, log):  # the restart replays what the killed process left
+        wait_until(lambda: no_raw_pending(database_url), 60, "the replay after the restart")
+    assert_spool_empty(raw_root)
+    landed = landed_ids(database_url)
+    assert set(acknowledged.values()) <= set(landed)
+    assert len(landed) == len(set(landed)) <= 4000
+    assert_every_event_has_its_raw_object(database_url, raw_root)
+
+
+def test_a_database_stopped_during_load_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("OVC_DATABASE_URL", "OVC_RAW_STORE", "OVC_TOKEN")}
+    env["OVC_HOME"] = str(home)
+    database = EmbeddedPostgres(home / "pg")
+    dsn = database.start(keep_running=True)
+    acknowledged: dict[int, str] = {}
+    try:
+        migrate(dsn)
+        with serving(env, tmp_path / "serve.log") as (_, url):
+
+            async def load() -> None:
+                await send(url, range(0, 300), acknowledged, concurrency=8)
+                # Stop the server for real while requests are in flight, then start it again.
+                await asyncio.gather(send(url, range(300, 700), acknowledged, 8), asyncio.to_thread(database.stop))
+                await send(url, range(700, 900), acknowledged, concurrency=8)
+                await asyncio.gather(
+                    send(url, range(900, 1300), acknowledged, 8), asyncio.to_thread(database.start, keep_running=True)
+                )
+
+            asyncio.run(load())
+            wait_until(lambda: _spooled(url) == 0, 60, "the spooled events to land")
+            wait_until(lambda: no_raw_pending(dsn), 60, "the raw objects")
+        assert_spool_empty(home / "raw")
+        assert len(acknowledged) == 1300  # the raw store took what the database could not
+        with connect(dsn) as conn:
+            events, bodies, resends, counted = conn.execute(
+                "SELECT count(*), count(DISTINCT body_sha256), (SELECT count(*) FROM ovc.raw_event_duplicates),"
+                " coalesce(sum(duplicate_count), 0) FROM ovc.raw_events"
+            ).fetchone()
+        assert (events, bodies, resends, counted) == (1300, 1300, 0, 0)
+        assert set(acknowledged.values()) == set(landed_ids(dsn))
+        assert_every_event_has_its_raw_object(dsn, home / "raw")
+    finally:
+        database.stop()
+
+
+def _spooled(url: str) -> int | None:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=5).json()["landing"]["spooled_awaiting_database"]
+    except (httpx.HTTPError, KeyError, ValueError):
+        return None
+
+
+def test_two_workers_record_a_thousand_identical_bodies_once(ovc_env: dict[str, str], database_url: str, tmp_path: Path) -> None:
+    async def burst(url: str) -> list[httpx.Response]:
+        # A new connection per request, so that both workers take a share; no more in flight
+        # than there are connections, as httpx's pool slows down with hundreds queued.
+        semaphore = asyncio.Semaphore(16)
+        limits = httpx.Limits(max_connections=16, max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
+            async def one() -> httpx.Response:
+                async with semaphore:
+                    return await client.post(f"{url}/tv", content=ALERT_EXPORT)
+
+            return await asyncio.gather(*(one() for _ in range(1000)))
+
+    log = tmp_path / "serve.log"
+    with serving({**os.environ, **ovc_env}, log, workers=2) as (_, url):
+        time.sleep(1)  # both workers up, not only the first to answer
+        responses = asyncio.run(burst(url))
+    request_lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"route":"tv"')]
+    assert len({line["worker"] for line in request_lines}) == 2
+    answers = [response.json() for response in responses]
+    assert {response.status_code for response in responses} == {200}
+    assert sum(not answer["duplicate"] for answer in answers) == 1
+    assert len({answer["event_id"] for answer in answers}) == 1
+    with connect(database_url) as conn:
+        assert conn.execute("SELECT count(*), sum(duplicate_count) FROM ovc.raw_events").fetchone() == (1, 999)
