@@ -2,27 +2,32 @@
 
 Run by hand from the repository root (PostgreSQL reachable, loopback only):
 
-    .venv/bin/python benchmarks/bench_receiver.py [--database-url URL] [--duration 10]
-        [--connections 1,16,64] [--workers 1] [--append-results]
+    .venv/bin/python benchmarks/bench_receiver.py [--database-url URL] [--duration 5]
+        [--rounds 3] [--connections 1,16,64] [--workers 1] [--append-results]
 
 What it does, in one run:
-1. creates a fresh migrated database on the server at `--database-url` (default
+1. creates two fresh migrated databases on the server at `--database-url` (default
    `$OVC_TEST_DATABASE_URL`, else postgresql://postgres@127.0.0.1:5432/postgres) and a raw
-   store in a temporary directory; drops the database at the end;
-2. starts the receiver as `ovc serve` runs it (`serve_command`, uvicorn with uvloop and
-   httptools) and loads `POST /tv` with realistic, all-different MIN export strings (the
-   upstream alert with a unique `note`) at each connection count; each 2xx is durable:
-   its spool segment is fdatasync'd and its row committed;
-3. waits for the background raw objects to be written, and checks that every landed event
-   has its raw object (none missing) and that there are as many events as 2xx answers;
-4. starts the baseline, a bare Starlette endpoint on the same uvicorn that does one
-   `INSERT INTO ovc.raw_events` (autocommit, pool of 16) per request and nothing else, the
-   stack's ceiling, and loads it the same way.
+   store in a temporary directory; drops the databases at the end;
+2. starts the receiver as `ovc serve` runs it (`serve_command`: uvicorn with uvloop and
+   httptools), and the baseline: a bare Starlette endpoint on the same uvicorn, same worker
+   count, that does one autocommit `INSERT INTO ovc.raw_events` per request (pool of 16) and
+   nothing else, the stack's ceiling;
+3. at each connection count, loads `POST /tv` of each server in turn, `--rounds` times,
+   with realistic all-different MIN export strings (the upstream alert with a unique
+   `note`); the server not being measured is frozen (SIGSTOP), so neither's background work
+   takes CPU from the other's round, and alternating rounds spread the noise of a shared
+   machine over both. The round with the median throughput is reported;
+4. waits for the receiver's background raw objects, then checks that every landed event
+   has its raw object (none missing) and that every 2xx answer landed.
+
+A receiver 2xx is durable: its batch was appended to a spool segment with one fdatasync and
+inserted in one committed transaction. Accepted requests/s counts 2xx answers only.
 
 Load generator: `wrk` (Debian: `apt-get install -y wrk`) in its own process; without it, a
 fallback async httpx client in a separate process, which is itself the bottleneck on two
-cores (its figures understate both servers). Accepted requests/s counts 2xx answers only.
-`--append-results` appends the markdown section to benchmarks/RESULTS.md.
+cores (its figures understate both servers). `--append-results` appends the markdown
+section to benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -43,7 +49,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,17 +152,33 @@ def bench_database(server_dsn: str) -> Iterator[str]:
 
 @contextmanager
 def running_server(command: list[str], env: dict[str, str], port: int, log_path: Path) -> Iterator[subprocess.Popen]:
+    """A server in a process group of its own (uvicorn's workers included), so it can be frozen."""
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        process = subprocess.Popen(
+            command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+        )
+    try:
+        wait_for_port(port, process)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGCONT)
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            wait_for_port(port, process)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@contextmanager
+def only_running(active: subprocess.Popen, idle: subprocess.Popen) -> Iterator[None]:
+    """Freeze `idle` (SIGSTOP to its process group) while `active` is measured, so that one
+    server's background work never takes CPU from the other's round."""
+    os.killpg(idle.pid, signal.SIGSTOP)
+    os.killpg(active.pid, signal.SIGCONT)
+    try:
+        yield
+    finally:
+        os.killpg(idle.pid, signal.SIGCONT)
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -233,15 +255,13 @@ async def python_client(url: str, connections: int, duration: float, tag: str) -
     )
 
 
-def load_levels(url: str, levels: list[int], duration: float, name: str, workdir: Path) -> list[LoadResult]:
-    load = run_wrk if shutil.which("wrk") else run_python_client
-    results = []
-    for connections in levels:
-        result = load(url, connections, duration, f"{name}{connections}-{uuid.uuid4().hex[:6]}", workdir)
-        print(f"  {name} c={connections}: {result.accepted_per_second:,.0f} accepted/s, p50 {result.p50_ms:.2f} ms, "
-              f"p99 {result.p99_ms:.2f} ms ({result.accepted}/{result.requests} 2xx)", flush=True)
-        results.append(result)
-    return results
+def load_generator():
+    return run_wrk if shutil.which("wrk") else run_python_client
+
+
+def median_result(rounds: list[LoadResult]) -> LoadResult:
+    """The round with the median throughput (its latencies are reported with it)."""
+    return sorted(rounds, key=lambda result: result.accepted_per_second)[len(rounds) // 2]
 
 
 def drain_and_verify(dsn: str, raw_root: Path, accepted: int, in_flight: int) -> tuple[float, int]:
@@ -285,44 +305,65 @@ def machine(server_dsn: str) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", default=os.environ.get("OVC_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per server and level, interleaved")
     parser.add_argument("--connections", default="1,16,64")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn workers, for both servers")
     parser.add_argument("--append-results", action="store_true")
     args = parser.parse_args()
     levels = [int(level) for level in args.connections.split(",")]
     facts = machine(args.database_url)
     print(f"machine: {facts}", flush=True)
+    load = load_generator()
+    rounds: dict[str, dict[int, list[LoadResult]]] = {"receiver": {c: [] for c in levels}, "baseline": {c: [] for c in levels}}
 
-    with tempfile.TemporaryDirectory(prefix="ovc-bench-") as temporary:
+    with tempfile.TemporaryDirectory(prefix="ovc-bench-") as temporary, ExitStack() as stack:
         workdir = Path(temporary)
-        with bench_database(args.database_url) as dsn:
-            port = free_port()
-            env = {
+        receiver_dsn = stack.enter_context(bench_database(args.database_url))
+        baseline_dsn = stack.enter_context(bench_database(args.database_url))
+        receiver_port, baseline_port = free_port(), free_port()
+        receiver = stack.enter_context(running_server(
+            [sys.executable, "-c", SERVE_SNIPPET, "--port", str(receiver_port), "--workers", str(args.workers)],
+            {
                 "OVC_HOME": str(workdir / "home"),
-                "OVC_DATABASE_URL": dsn,
+                "OVC_DATABASE_URL": receiver_dsn,
                 "OVC_RAW_STORE": (workdir / "raw").as_uri(),
                 "OVC_TOKEN": "bench-token-0123456789",
                 "PYTHONPATH": str(REPO),
-            }
-            command = [sys.executable, "-c", SERVE_SNIPPET, "--port", str(port), "--workers", str(args.workers)]
-            print("receiver (ovc serve):", flush=True)
-            with running_server(command, env, port, workdir / "receiver.log"):
-                receiver = load_levels(f"http://127.0.0.1:{port}/tv", levels, args.duration, "r", workdir)
-                drain_seconds, objects = drain_and_verify(dsn, workdir / "raw", sum(r.accepted for r in receiver), sum(levels))
-            print(f"  raw objects: all {objects} written {drain_seconds:.1f} s after the load", flush=True)
-
-        with bench_database(args.database_url) as dsn:
-            port = free_port()
-            command = [
+            },
+            receiver_port,
+            workdir / "receiver.log",
+        ))
+        baseline = stack.enter_context(running_server(
+            [
                 sys.executable, "-m", "uvicorn", "bench_receiver:create_baseline_app", "--factory",
-                "--app-dir", str(REPO / "benchmarks"), "--port", str(port), "--no-access-log", "--log-level", "warning",
-            ]
-            print("baseline (bare single-INSERT endpoint):", flush=True)
-            with running_server(command, {"BENCH_DSN": dsn, "PYTHONPATH": str(REPO)}, port, workdir / "baseline.log"):
-                baseline = load_levels(f"http://127.0.0.1:{port}/tv", levels, args.duration, "b", workdir)
+                "--app-dir", str(REPO / "benchmarks"), "--port", str(baseline_port), "--workers", str(args.workers),
+                "--no-access-log", "--log-level", "warning",
+            ],
+            {"BENCH_DSN": baseline_dsn, "PYTHONPATH": str(REPO)},
+            baseline_port,
+            workdir / "baseline.log",
+        ))
+        servers = {
+            "receiver": (receiver, baseline, f"http://127.0.0.1:{receiver_port}/tv"),
+            "baseline": (baseline, receiver, f"http://127.0.0.1:{baseline_port}/tv"),
+        }
+        for connections in levels:
+            for number in range(args.rounds):
+                for name, (active, idle, url) in servers.items():
+                    with only_running(active, idle):
+                        tag = f"{name[0]}{connections}-{number}-{uuid.uuid4().hex[:6]}"
+                        result = load(url, connections, args.duration, tag, workdir)
+                    rounds[name][connections].append(result)
+                    print(f"  {name} c={connections} round {number + 1}: {result.accepted_per_second:,.0f} accepted/s, "
+                          f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms", flush=True)
+        accepted = sum(r.accepted for results in rounds["receiver"].values() for r in results)
+        in_flight = sum(c * args.rounds for c in levels)
+        drain_seconds, objects = drain_and_verify(receiver_dsn, workdir / "raw", accepted, in_flight)
+        print(f"  raw objects: all {objects} written {drain_seconds:.1f} s after the load", flush=True)
 
-    section = results_section(args, facts, receiver, baseline, drain_seconds, objects)
+    medians = {name: [median_result(rounds[name][c]) for c in levels] for name in rounds}
+    section = results_section(args, facts, medians["receiver"], medians["baseline"], drain_seconds, objects)
     print(section)
     if args.append_results:
         with (REPO / "benchmarks" / "RESULTS.md").open("a", encoding="utf-8") as results:
@@ -344,14 +385,16 @@ def results_section(args, facts, receiver, baseline, drain_seconds, objects) -> 
 
         Command: `.venv/bin/python {command}`
         Machine: nproc {facts['nproc']}, Python {facts['python']}, PostgreSQL {facts['postgres']} on 127.0.0.1;
-        load by {facts['load']} (one thread) in its own process; {args.duration:.0f} s per level;
-        `{facts['date']}`, 1-minute load average {facts['loadavg']} at the start (the machine is shared).
+        load by {facts['load']} (one thread) in its own process; `{facts['date']}`; 1-minute load
+        average {facts['loadavg']} at the start (the machine is shared with other work).
 
-        Receiver: {args.workers} uvicorn worker(s) (uvloop, httptools), `POST /tv` with all-different MIN v0.1
-        export strings (the upstream alert, unique `note`, ~690 bytes). Each 2xx is durable: its batch
-        was appended to a spool segment with one fdatasync and inserted in one committed transaction.
-        Baseline, same run: bare Starlette endpoint on the same uvicorn, one autocommit
-        `INSERT INTO ovc.raw_events` per request (pool of {BASELINE_POOL_SIZE}), no spool, no parsing.
+        Both servers: {args.workers} uvicorn worker(s) (uvloop, httptools), `POST /tv` with all-different
+        MIN v0.1 export strings (the upstream alert, unique `note`, ~690 bytes); {args.rounds} interleaved
+        rounds of {args.duration:.0f} s per server and level, the other server frozen meanwhile; the
+        median round is shown. Receiver: each 2xx is durable (its batch appended to a spool segment
+        with one fdatasync and landed in one committed transaction, parsed, deduplicated, logged).
+        Baseline, same run: bare Starlette endpoint, one autocommit `INSERT INTO ovc.raw_events` per
+        request (pool of {BASELINE_POOL_SIZE}), nothing else.
 
         | connections | receiver req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms | receiver / baseline |
         |---:|---:|---:|---:|---:|---:|---:|---:|

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from ovc_assets.cli.backfill import backfill_app
 from ovc_assets.cli.contract import contract_app
 from ovc_assets.cli.db import db_app
 from ovc_assets.cli.demo import demo_command
@@ -23,6 +24,7 @@ app = typer.Typer(
 
 app.add_typer(db_app, name="db")
 app.add_typer(contract_app, name="contract")
+app.add_typer(backfill_app, name="backfill")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(runs_app, name="runs")
 app.add_typer(report_app, name="report")

@@ -2,22 +2,21 @@
 
 Each command materialises `ovc_blocks` in-process on the persistent OVC Dagster instance, as
 one run over the 2H partition range that covers the requested period (a single-run
-backfill), with a provider source in the run config and the HIST_BACKFILL tags: it leaves a
-Dagster run like a backfill launched from the UI, and the run-report sensor reports it. The
-asset is built on partitions starting at the earlier of the range and `OVC_PARTITIONS_START`,
-so history before the UI's partitions (since 2005 and earlier) imports and is checked alike.
+backfill, through `run_block_range`), with a provider source in the run config and the
+HIST_BACKFILL tags: it leaves a Dagster run like a backfill launched from the UI, with its
+run report. Partitions start at the earlier of the range and `OVC_PARTITIONS_START`, so
+history before the UI's partitions (since 2005 and earlier) imports and is checked alike.
 
 Dates are OVC days (`date_ny`, YYYY-MM-DD): `--start D` begins at 17:00 New York on D and
 `--end D` includes the whole OVC day D. A CSV backfill covers the file's span unless given
 dates. Progress: a bar per symbol on a terminal, one line per committed chunk otherwise.
 Rerunning an interrupted command resumes after its last committed chunk.
 
-Exit codes: 0 when the run succeeded (failed WARN-severity checks are printed as WARN); 1
-when an ERROR-severity check failed (e.g. ohlc_sanity); a coded error (`OvcError`: bad input,
-OANDA, configuration) is one line from the `ovc` entry point, exit 2; any other failure exits
-non-zero with its traceback. File-level CSV errors (empty, columns, zone, an unreadable first
-row) are found while sizing the range, before any run; all later ones fail the run, which
-records its counts.
+Exit codes follow the run report: 0 on PASS and WARN (saying WARN, with the warnings and the
+failed checks), 1 on FAIL. A run failed by a coded error (`OvcError`: bad input, OANDA,
+configuration) re-raises it, so the `ovc` entry point prints it as one line and exits 2.
+File-level CSV errors (empty, columns, zone, an unreadable first row) are found while sizing
+the range, before any run; all later ones fail the run, which records its counts.
 """
 
 from __future__ import annotations
@@ -38,8 +37,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from ovc_assets.calendar import Block, FxCalendar, block_at
-from ovc_assets.dagster_instance import open_dagster_instance
-from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
+from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 from ovc_assets.defs.blocks.history import (
     CSV,
     DEFAULT_CHUNK_BLOCKS,
@@ -49,12 +47,15 @@ from ovc_assets.defs.blocks.history import (
     BackfillProgress,
     reporting_progress_to,
 )
-from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block, partitions_start
-from ovc_assets.defs.resources import PipelineSettings, PostgresResource
+from ovc_assets.defs.blocks.inprocess import run_block_range
+from ovc_assets.defs.partitions import partition_key_for_block
+from ovc_assets.defs.resources import PipelineSettings
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.providers.csv_candles import CSV_LAYOUTS, CsvLayout, read_candle_csv
 from ovc_assets.providers.oanda import GRANULARITY_BAR_SIZES, OandaClient
-from ovc_assets.runs.tags import RunType, ovc_run_tags
+from ovc_assets.runs.report import FAIL
+from ovc_assets.runs.tags import RunType
+from ovc_assets.settings import load_settings
 from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import resolve_dsn
 
@@ -63,11 +64,6 @@ backfill_app = typer.Typer(
     no_args_is_help=True,
 )
 
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
-# Dagster's own console log would bury the one-line error and the progress; the run's full
-# log is in the instance (UI, `ovc runs show`).
-QUIET_DAGSTER_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 # Far enough to step over a weekend plus the Christmas or New Year closure.
 OPEN_BLOCK_SEARCH = timedelta(days=14)
 TAIL_BYTES = 64 * 1024
@@ -152,45 +148,45 @@ def csv_command(
 
 def run_backfill(
     source_config: dict[str, object], window: tuple[datetime, datetime], input_source: str, cli_args: dict[str, object]
-) -> dg.ExecuteInProcessResult:
+) -> None:
     """Materialise `ovc_blocks` with `source_config` over the partitions covering `window`, as one
-    HIST_BACKFILL run on the persistent instance; print progress and the outcome."""
+    HIST_BACKFILL run on the persistent instance; print progress, the outcome and the verdict."""
     first, last = open_block_range(*window)
-    dsn = resolve_dsn()
+    settings = load_settings()
+    dsn = resolve_dsn(settings)
     migrate(dsn)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.BetaWarning)  # backfill_policy: stable for our use, noise for a CLI user
-        blocks_2h = blocks_2h_partitions(min(first.start_utc, partitions_start()))
-        (ovc_blocks,) = [asset for asset in build_block_assets(blocks_2h) if asset.key == OVC_BLOCKS]
-    tags = {
-        RANGE_START_TAG: partition_key_for_block(first),
-        RANGE_END_TAG: partition_key_for_block(last),
-        **ovc_run_tags(
-            RunType.HIST_BACKFILL,
-            input_source=input_source,
-            input_range=f"{first.date_ny.isoformat()}..{last.date_ny.isoformat()}",
-            cli_args=json.dumps(cli_args, sort_keys=True),
-        ),
-    }
     console = Console(soft_wrap=True)
     console.print(
-        f"backfill {', '.join(map(str, source_config['symbols']))} from {source_config['source']}: "
-        f"partitions {tags[RANGE_START_TAG]} .. {tags[RANGE_END_TAG]} (New York block starts)",
+        f"backfill {', '.join(map(str, source_config['symbols']))} from {source_config['source']}: partitions "
+        f"{partition_key_for_block(first)} .. {partition_key_for_block(last)} (New York block starts)",
         highlight=False,
     )
-    with open_dagster_instance(dsn) as instance, _progress_display(console) as show_progress:
-        with reporting_progress_to(show_progress):
-            result = dg.materialize(
-                [ovc_blocks],
-                instance=instance,
-                resources={"ovc_database": PostgresResource(database_url=dsn), "pipeline": PipelineSettings()},
-                run_config={"ops": {OVC_BLOCKS.to_python_identifier(): {"config": source_config}}, **QUIET_DAGSTER_CONSOLE},
-                tags=tags,
-                selection=[OVC_BLOCKS],
-            )
-    if not _print_outcome(console, result):
+    with _progress_display(console) as show_progress, reporting_progress_to(show_progress), warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)  # backfill_policy: stable for our use, noise for a CLI user
+        run = run_block_range(
+            OVC_BLOCKS,
+            first,
+            last,
+            dsn=dsn,
+            settings=settings,
+            pipeline=PipelineSettings(),
+            run_type=RunType.HIST_BACKFILL,
+            input_source=input_source,
+            cli_args=json.dumps(cli_args, sort_keys=True),
+            run_config={"ops": {OVC_BLOCKS.to_python_identifier(): {"config": source_config}}},
+        )
+    if run.result.success:
+        _print_outcome(console, run.result)
+    verdict = run.report.run_status if run.report is not None else FAIL
+    console.print(f"HIST_BACKFILL run {run.result.run_id}: {verdict}", highlight=False)
+    for warning in (run.report.warnings if run.report is not None else None) or []:
+        console.print(f"  {warning}", highlight=False)
+    if not run.result.success:
+        coded = _coded_error(run.result)
+        if coded is not None:
+            raise coded
+    if verdict == FAIL or not run.result.success:
         raise typer.Exit(1)
-    return result
 
 
 def open_block_range(start: datetime, end: datetime) -> tuple[Block, Block]:
@@ -287,6 +283,8 @@ def _progress_display(console: Console) -> Iterator[Callable[[BackfillProgress],
 def _progress_line(progress: BackfillProgress) -> str:
     until = progress.committed_until.isoformat()
     if progress.chunks_committed == 0:
+        if progress.committed_until == progress.window_end:
+            return f"{progress.symbol}: completed by an earlier run of this backfill; run {progress.dagster_run_id}"
         if progress.resumed:
             return f"{progress.symbol}: resuming after {until} (committed by an earlier run); run {progress.dagster_run_id}"
         return f"{progress.symbol}: starting; run {progress.dagster_run_id}"
@@ -296,14 +294,14 @@ def _progress_line(progress: BackfillProgress) -> str:
     )
 
 
-def _print_outcome(console: Console, result: dg.ExecuteInProcessResult) -> bool:
-    """Print what the run did and its failed checks; False if an ERROR-severity check failed."""
+def _print_outcome(console: Console, result: dg.ExecuteInProcessResult) -> None:
+    """Print what the run did and its failed checks (each with its severity and figures)."""
     (materialization, *_) = result.asset_materializations_for_node(OVC_BLOCKS.to_python_identifier())
     metadata = {key: value.value for key, value in materialization.metadata.items()}
     console.print(
-        f"run {result.run_id} succeeded: {metadata['candles_read']} candles, {metadata['received_events']} blocks, "
-        f"{metadata['rows_inserted']} inserted, {metadata['rows_updated']} updated, "
-        f"{metadata['insert_skipped']} unchanged, {metadata['partial_blocks']} partial",
+        f"{metadata['candles_read']} candles, {metadata['received_events']} blocks: {metadata['rows_inserted']} "
+        f"inserted, {metadata['rows_updated']} updated, {metadata['insert_skipped']} unchanged, "
+        f"{metadata['partial_blocks']} partial",
         highlight=False,
     )
     failed = [check for check in result.get_asset_check_evaluations() if not check.passed]
@@ -316,4 +314,19 @@ def _print_outcome(console: Console, result: dg.ExecuteInProcessResult) -> bool:
             if key not in ("window_start", "window_end") and isinstance(value.value, int | float)
         }
         console.print(f"{check.severity.value} {check.check_name}: {json.dumps(evidence, sort_keys=True)}", highlight=False)
-    return all(check.severity != dg.AssetCheckSeverity.ERROR for check in failed)
+
+
+def _coded_error(result: dg.ExecuteInProcessResult) -> OvcError | None:
+    """The coded error that failed the run, rebuilt from the run's failure event (the run is
+    executed without raising, so that its report is written before the command exits)."""
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None and error.cls_name != OvcError.__name__:
+            error = error.cause
+        if error is None:
+            continue
+        text = error.message.strip().removeprefix(f"{OvcError.__module__}.{OvcError.__name__}: ")
+        code, _, message = text.partition(": ")
+        if code in ErrorCode.__members__.values():
+            return OvcError(ErrorCode(code), message)
+    return None

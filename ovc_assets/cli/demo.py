@@ -6,7 +6,9 @@
    some blocks, bad payloads, one missed alert per symbol) is posted to the real webhook app.
 3. The week's 2H partitions are materialised through Dagster in one range run (LIVE_INGEST),
    with the asset checks.
-4. Each run gets its run report, as the run-report sensor would write it; the reports are printed.
+4. The missed blocks are filled from a sample candle file (a HIST_BACKFILL run per symbol):
+   provider prices for every block, live rows keep theirs, and `blocks_missing` drops to 0.
+5. Each run gets its run report, as the run-report sensor would write it; the reports are printed.
 """
 
 from __future__ import annotations
@@ -25,23 +27,19 @@ import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
-from ovc_assets.dagster_instance import open_dagster_instance
-from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
-from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
-from ovc_assets.defs.resources import PipelineSettings, PostgresResource
-from ovc_assets.demo.sample_week import DEMO_SYMBOLS, sample_alerts, sample_candles, week_blocks
+from ovc_assets.dagster_instance import prepare_dagster_home
+from ovc_assets.defs.blocks.assets import OVC_BLOCKS
+from ovc_assets.defs.blocks.inprocess import run_block_range
+from ovc_assets.defs.resources import PipelineSettings
+from ovc_assets.demo.sample_week import DEMO_SYMBOLS, sample_alerts, sample_candles, week_blocks, write_candles_csv
 from ovc_assets.receiver.app import create_app
 from ovc_assets.receiver.config import load_receiver_config
-from ovc_assets.runs.builder import report_dagster_run
 from ovc_assets.runs.report import RunReport
-from ovc_assets.runs.tags import RunType, ovc_run_tags
+from ovc_assets.runs.tags import RunType
 from ovc_assets.settings import load_settings
 from ovc_assets.storage.migrations import migrate
-from ovc_assets.storage.postgres import connect, mask_dsn, resolve_dsn, server_version
+from ovc_assets.storage.postgres import mask_dsn, resolve_dsn, server_version
 from ovc_assets.storage.raw_store import open_raw_store
-
-QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-
 
 @contextmanager
 def running_receiver(app) -> Iterator[str]:
@@ -91,8 +89,8 @@ def _report_table(reports: list[RunReport]) -> Table:
     return table
 
 
-def _checks_table(result: dg.ExecuteInProcessResult) -> Table:
-    table = Table(title="asset checks of ovc_blocks over the week")
+def _checks_table(result: dg.ExecuteInProcessResult, when: str) -> Table:
+    table = Table(title=f"asset checks of ovc_blocks over the week, {when}")
     for column in ("check", "passed", "severity", "figures"):
         table.add_column(column)
     for evaluation in result.get_asset_check_evaluations():
@@ -111,35 +109,39 @@ def demo_command() -> None:
     dsn = resolve_dsn(settings)
     applied = migrate(dsn).applied
     console.print(f"database: {mask_dsn(dsn)} (PostgreSQL {server_version(dsn)}); migrations applied now: {len(applied)}")
-    instance = open_dagster_instance(dsn, settings)
     store = open_raw_store(settings.raw_store_url, settings.s3_endpoint_url)
-    console.print(f"raw store: {store.location}; Dagster instance: {instance.root_directory} (storage in PostgreSQL)")
+    console.print(f"raw store: {store.location}; Dagster instance: {prepare_dagster_home(dsn, settings)} (storage in PostgreSQL)")
 
     week = week_blocks()
-    alerts = sample_alerts(sample_candles())
+    candles = sample_candles()
+    alerts = sample_alerts(candles)
     app = create_app(load_receiver_config(settings, store), dsn=dsn, store=store)
     answers = post_alerts(app, alerts)
     console.print(f"webhook: {len(alerts)} alerts posted for {', '.join(DEMO_SYMBOLS)}: " + ", ".join(f"{n} {k}" for k, n in sorted(answers.items())))
 
-    assets = build_block_assets(blocks_2h_partitions(week[0].start_utc))
-    resources = {"ovc_database": PostgresResource(database_url=dsn), "pipeline": PipelineSettings(symbols=list(DEMO_SYMBOLS))}
-    tags = {
-        "dagster/asset_partition_range_start": partition_key_for_block(week[0]),
-        "dagster/asset_partition_range_end": partition_key_for_block(week[-1]),
-        **ovc_run_tags(RunType.LIVE_INGEST, input_source="tv_webhook", input_range=f"{week[0].date_ny}..{week[-1].date_ny}"),
-    }
-    result = dg.materialize(
-        assets, instance=instance, resources=resources, selection=[OVC_BLOCKS], tags=tags, run_config=QUIET_RUN_CONFIG, raise_on_error=False
-    )
-    console.print(_checks_table(result))
+    pipeline = PipelineSettings(symbols=list(DEMO_SYMBOLS))
+    common = {"dsn": dsn, "settings": settings, "pipeline": pipeline}
+    live = run_block_range(OVC_BLOCKS, week[0], week[-1], run_type=RunType.LIVE_INGEST, input_source="tv_webhook", **common)
+    console.print(_checks_table(live.result, "after the live week"))
+    runs = [live]
 
-    with connect(dsn, autocommit=True) as conn:
-        reports = [report_dagster_run(instance, result.run_id, conn).report]
+    for symbol in DEMO_SYMBOLS:
+        csv_path = settings.home / f"demo_{symbol}_M15.csv"
+        write_candles_csv(candles, symbol, csv_path)
+        source = {"source": "csv", "symbols": [symbol], "csv_paths": [str(csv_path)]}
+        runs.append(
+            run_block_range(
+                OVC_BLOCKS, week[0], week[-1], run_type=RunType.HIST_BACKFILL, input_source="csv",
+                run_config={"ops": {"ovc_blocks": {"config": source}}}, **common,
+            )
+        )  # fmt: skip
+    console.print(_checks_table(runs[-1].result, "after the history backfill"))
+
+    reports = [run.report for run in runs if run.report is not None]
     console.print(_report_table(reports))
     for report in reports:
         for warning in report.warnings or []:
             console.print(f"  {report.run_id[:8]} {report.run_status}: {warning}")
     console.print(f"reports written to {settings.reports_dir}; done in {time.perf_counter() - started:.1f} s")
-    instance.dispose()
-    if not result.success:
+    if not all(run.result.success for run in runs):
         raise SystemExit(1)

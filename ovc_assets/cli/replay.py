@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -24,7 +25,7 @@ def spool_command() -> None:
 
 @replay_app.command("alerts")
 def alerts_command(
-    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="TradingView alert-log CSV."),
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="TradingView alert-log CSV.")],
 ) -> None:
     """Land every payload of an exported TradingView alert log at the alert's own time.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 import uvicorn
@@ -19,9 +20,9 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def serve_command(
-    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for every interface)."),
-    port: int = typer.Option(8080, min=1, max=65535, help="Port to listen on."),
-    workers: int = typer.Option(1, min=1, help="Worker processes."),
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Run the webhook receiver: POST /tv and /tv_secure, GET /healthz.
 

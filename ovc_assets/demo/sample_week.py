@@ -141,3 +141,12 @@ def land_alerts_directly(dsn: str, alerts: list[SampleAlert]) -> None:
         events.append(admit(arrival, secret=None)[0])
     with connect(dsn, autocommit=True) as conn:
         land_events(conn, events)
+
+
+def write_candles_csv(candles: list[Candle], symbol: str, path) -> None:
+    """The candles of one symbol as a generic OHLCV CSV (UTC ISO timestamps), as a data vendor ships them."""
+    lines = ["timestamp,open,high,low,close,volume"]
+    lines += [
+        f"{c.start.isoformat()},{c.o!r},{c.h!r},{c.l!r},{c.c!r},{c.volume}" for c in candles if c.symbol == symbol
+    ]
+    path.write_text("\n".join(lines) + "\n")

@@ -4,17 +4,15 @@ Routes: `POST /tv` (export string or JSON envelope), `POST /tv_secure` (envelope
 token), `GET /` and `GET /healthz`; anything else is a JSON 404 or 405. Each webhook
 request is judged (`intake.admit`), queued to the group-commit writer and answered once
 its batch is durable (`landing.LandingService`). One JSON log line per request, without
-body, query string or token; uvicorn's access log stays off because it prints the query.
+body, query string or token (`logs`); uvicorn's access log stays off because it prints
+the query string.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
-import os
-import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -41,6 +39,7 @@ from ovc_assets.receiver.landing import (
     LandingTuning,
     Receipt,
 )
+from ovc_assets.receiver.logs import configure_logging, flush_request_log_periodically, log_request
 from ovc_assets.receiver.spool import Spool, encode_events
 from ovc_assets.settings import load_settings
 from ovc_assets.storage.postgres import check_reachable, resolve_dsn
@@ -48,37 +47,43 @@ from ovc_assets.storage.raw_events import ROUTE_TV, ROUTE_TV_SECURE, LandingEven
 from ovc_assets.storage.raw_store import RawStore, open_raw_store
 
 log = logging.getLogger(__name__)
-request_log = logging.getLogger("ovc_assets.receiver.requests")
 
 MAX_BATCH = 256
-# How long a batch may wait to reach the size of the one before it. Under steady load the
-# clients answered together come back together; without the wait, the first of them
-# would go alone and every other batch would be a batch of one.
-LINGER_SECONDS = 0.002
+BATCH_SLOTS = 3
+"""Batches in flight at once per worker (see `GroupCommitWriter`); measured best of 1 to 4."""
 MAX_COUNTED_BYTES = 1024 * 1024
 """How much of an oversized body is read (and dropped) before the receiver stops reading."""
 
 
-class GroupCommitWriter:
-    """Queues events from request handlers and lands them in batches, one batch at a time.
+class _Slot:
+    """Room for one batch in flight, with the database connection it lands on."""
 
-    While a batch is being made durable the next one gathers, so the batch size follows
-    the load: one event when idle, dozens under load, each batch costing one fdatasync and
-    one transaction. The transaction runs on the event loop (an asyncio connection) and the
-    fdatasync on a thread meanwhile: a second thread running Python would make the event
-    loop queue for the GIL at every system call.
+    def __init__(self) -> None:
+        self.connection: psycopg.AsyncConnection | None = None
+
+
+class GroupCommitWriter:
+    """Queues events from request handlers and lands them in batches, a few at a time.
+
+    A batch leaves as soon as one of `slots` is free and takes everything queued, so the
+    batch size follows the load: one event when idle, dozens under load, each batch costing
+    one fdatasync and one transaction. Several batches in flight let the request handling,
+    the disk and the database work at the same time; with one, every client would wait for
+    the others' batch and the loop for the database. Each transaction runs on the event
+    loop (an asyncio connection per slot) and each fdatasync on a thread meanwhile: a thread
+    running Python would make the event loop queue for the GIL at every system call.
     """
 
-    def __init__(self, service: LandingService, dsn: str, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, service: LandingService, dsn: str, slots: int = BATCH_SLOTS, max_batch: int = MAX_BATCH) -> None:
         self._service = service
         self._dsn = dsn
         self._max_batch = max_batch
         self._queue: deque[tuple[LandingEvent, asyncio.Future[Receipt]]] = deque()
         self._wakeup = asyncio.Event()
-        self._enough = asyncio.Event()
-        self._previous_batch_size = 1
-        self._disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ovc-spool")
-        self._connection: psycopg.AsyncConnection | None = None
+        self._slots = [_Slot() for _ in range(slots)]
+        self._idle = list(self._slots)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._disk = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="ovc-spool")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -89,8 +94,6 @@ class GroupCommitWriter:
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         self._queue.append((event, future))
         self._wakeup.set()
-        if len(self._queue) >= self._previous_batch_size:
-            self._enough.set()
         return await future
 
     def start(self) -> None:
@@ -102,62 +105,59 @@ class GroupCommitWriter:
         self._wakeup.set()
         if self._task is not None:
             await self._task
-        if self._connection is not None:
-            await self._connection.close()
+        for slot in self._slots:
+            if slot.connection is not None:
+                await slot.connection.close()
         self._disk.shutdown(wait=True)
 
     async def _run(self) -> None:
-        while True:
+        loop = asyncio.get_running_loop()
+        while not (self._closing and not self._queue and not self._in_flight):
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._queue:
-                await self._linger()
+            while self._queue and self._idle:
                 batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
-                self._previous_batch_size = len(batch)
-                events = [event for event, _ in batch]
-                try:
-                    receipts = await self._land(events)
-                except Exception:
-                    log.exception("landing a batch of %d failed", len(events))
-                    receipts = [Receipt(event.event_id, duplicate=False, durable=False) for event in events]
-                for (_, future), receipt in zip(batch, receipts):
-                    if not future.done():
-                        future.set_result(receipt)
-            if self._closing:
-                return
+                task = loop.create_task(self._land_batch(self._idle.pop(), batch))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
 
-    async def _linger(self) -> None:
-        """Wait up to `LINGER_SECONDS` while fewer events are queued than the last batch had."""
-        if self._closing or len(self._queue) >= self._previous_batch_size:
-            return
-        self._enough.clear()
-        timer = asyncio.get_running_loop().call_later(LINGER_SECONDS, self._enough.set)
-        await self._enough.wait()
-        timer.cancel()
+    async def _land_batch(self, slot: _Slot, batch: list[tuple[LandingEvent, asyncio.Future[Receipt]]]) -> None:
+        events = [event for event, _ in batch]
+        try:
+            receipts = await self._land(slot, events)
+        except Exception:
+            log.exception("landing a batch of %d failed", len(events))
+            receipts = [Receipt(event.event_id, duplicate=False, durable=False) for event in events]
+        finally:
+            self._idle.append(slot)
+            self._wakeup.set()
+        for (_, future), receipt in zip(batch, receipts):
+            if not future.done():
+                future.set_result(receipt)
 
-    async def _land(self, events: list[LandingEvent]) -> list[Receipt]:
+    async def _land(self, slot: _Slot, events: list[LandingEvent]) -> list[Receipt]:
         """`LandingService.land`, with the fdatasync and the transaction overlapping."""
         loop = asyncio.get_running_loop()
         spooling = loop.run_in_executor(self._disk, self._service.spool_frames, encode_events(events), len(events))
-        outcomes = await self._land_in_database(events)
+        outcomes = await self._land_in_database(slot, events)
         segment = await spooling
         if outcomes is None:  # the raw store must take each event now: blocking writes
             return await loop.run_in_executor(self._disk, self._service.conclude, segment, events, None)
         return self._service.conclude(segment, events, outcomes)
 
-    async def _land_in_database(self, events: list[LandingEvent]) -> list[LandingOutcome] | None:
+    async def _land_in_database(self, slot: _Slot, events: list[LandingEvent]) -> list[LandingOutcome] | None:
         if not self._service.database_available:
             return None
         try:
-            if self._connection is None or self._connection.closed:
-                self._connection = await psycopg.AsyncConnection.connect(
+            if slot.connection is None or slot.connection.closed:
+                slot.connection = await psycopg.AsyncConnection.connect(
                     self._dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
                 )
-                await self._connection.execute(SESSION_SETUP_SQL)
-            return await land_events_async(self._connection, events, self._service.dedupe_window)
+                await slot.connection.execute(SESSION_SETUP_SQL)
+            return await land_events_async(slot.connection, events, self._service.dedupe_window)
         except psycopg.Error as error:
-            if self._connection is not None:
-                await self._connection.close()
+            if slot.connection is not None:
+                await slot.connection.close()
             self._service.database_failed(error)
             return None
 
@@ -186,7 +186,7 @@ class Receiver:
         )
         ok = database == "ok" and raw_store == "ok"
         status = 200 if ok else 503
-        _log_request(request.url.path, status, started, client=request.client.host if request.client else None)
+        log_request(request.url.path, status, started, client=request.client.host if request.client else None)
         return JSONResponse(
             {"ok": ok, "database": database, "raw_store": raw_store, "landing": self._service.status()},
             status_code=status,
@@ -199,7 +199,7 @@ class Receiver:
         client = client_address(peer, request.headers.get("x-forwarded-for"), self._config.trusted_proxies)
         if not is_allowed(client, self._config.allowed_networks):
             # Not landed: the allow-list exists to keep strangers' bodies out of the archive.
-            _log_request(route, 403, started, client=client, codes=[ErrorCode.AUTH])
+            log_request(route, 403, started, client=client, codes=[ErrorCode.AUTH])
             return _refusal(Verdict(403, (ErrorCode.AUTH,), "this source address may not post"))
         body, size = await _read_body(request)
         arrival = Arrival(
@@ -225,7 +225,7 @@ class Receiver:
             }
         else:
             content = _refusal_content(verdict) | {"event_id": str(receipt.event_id), "duplicate": receipt.duplicate}
-        _log_request(
+        log_request(
             route, verdict.status, started, client=client, codes=verdict.codes,
             event_id=str(receipt.event_id), duplicate=receipt.duplicate, size=size,
         )
@@ -276,17 +276,9 @@ def _refusal(verdict: Verdict) -> JSONResponse:
     return JSONResponse(_refusal_content(verdict), status_code=verdict.status)
 
 
-def _log_request(route: str, status: int, started: float, **fields: object) -> None:
-    """One JSON line per request; only these fields, so a token can never reach it."""
-    if request_log.isEnabledFor(logging.INFO):
-        latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        record = {"route": route, "status": status, "latency_ms": latency_ms, "worker": os.getpid(), **fields}
-        request_log.info(json.dumps(record, separators=(",", ":")))
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    _log_request(request.url.path[:200], exc.status_code, time.perf_counter())
+    log_request(request.url.path[:200], exc.status_code, time.perf_counter())
     return JSONResponse(
         {"ok": False, "codes": [], "message": exc.detail}, status_code=exc.status_code, headers=exc.headers
     )
@@ -308,11 +300,13 @@ def create_app(
         gc.freeze()
         service.start()
         receiver.writer.start()
+        flushing = asyncio.get_running_loop().create_task(flush_request_log_periodically())
         try:
             yield
         finally:
             await receiver.writer.stop()
             await asyncio.to_thread(service.close)
+            flushing.cancel()
 
     app = Starlette(
         routes=[
@@ -326,19 +320,6 @@ def create_app(
     )
     app.state.landing = service
     return app
-
-
-def configure_logging() -> None:
-    """Logs of an `ovc serve` worker to stderr: request lines as bare JSON objects, the
-    receiver's own messages (spool, database, raw store) with time and level."""
-    receiver_log = logging.getLogger("ovc_assets.receiver")
-    for logger, layout in ((request_log, "%(message)s"), (receiver_log, "%(asctime)s %(levelname)s %(name)s: %(message)s")):
-        if not logger.handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter(layout))
-            logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
-            logger.propagate = False
 
 
 def create_app_from_environment() -> Starlette:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ovc_assets.storage.raw_events import LandingEvent
+from ovc_assets.storage.raw_events import LandingEvent, event_fields
 
 log = logging.getLogger(__name__)
 
@@ -44,25 +44,7 @@ _FRAME_HEADER = struct.Struct(">III")
 
 def encode_event(event: LandingEvent) -> bytes:
     """One frame holding `event` (all of it but `raw_written`, which a replay re-derives)."""
-    metadata = json.dumps(
-        {
-            "event_id": str(event.event_id),
-            "received_at": event.received_at.isoformat(),
-            "route": event.route,
-            "client_addr": event.client_addr,
-            "body_size": event.body_size,
-            "body_truncated": event.body_truncated,
-            "body_sha256": event.body_sha256,
-            "raw_key": event.raw_key,
-            "parse_status": event.parse_status,
-            "codes": event.codes,
-            "contract": event.contract,
-            "symbol": event.symbol,
-            "block_id": event.block_id,
-            "block_start": event.block_start.isoformat() if event.block_start else None,
-        },
-        separators=(",", ":"),
-    ).encode()
+    metadata = json.dumps(event_fields(event), separators=(",", ":")).encode()
     checksum = zlib.crc32(event.body, zlib.crc32(metadata))
     return _FRAME_HEADER.pack(len(metadata), len(event.body), checksum) + metadata + event.body
 
@@ -172,7 +154,9 @@ class Spool:
 
     def append_frames(self, data: bytes, count: int) -> Segment:
         """`append` for `count` events already encoded by `encode_events` (so a thread that
-        only waits for the disk can do the writing)."""
+        only waits for the disk can do the writing). Safe to call from several threads: the
+        writes are serialised, the fdatasyncs are not, so concurrent batches share flushes.
+        """
         with self._lock:
             segment = self._current
             if segment is None or segment.size >= self._max_bytes or time.monotonic() - segment.opened_at >= self._max_age:
@@ -181,15 +165,21 @@ class Spool:
                 segment = self._current = self._new_segment()
             try:
                 _write_all(segment.descriptor, data)
-                os.fdatasync(segment.descriptor)
             except OSError:
-                # A partly written frame may end the file now; nothing may follow it.
-                self._current = None
-                self._seal(segment)
+                self._abandon(segment)
                 raise
             segment.size += len(data)
+            # Counted before they are durable, so that the segment (and its descriptor) stays
+            # until they are settled; a failed flush below settles them itself.
             segment.appended += count
-            return segment
+        try:
+            os.fdatasync(segment.descriptor)
+        except OSError:
+            with self._lock:
+                segment.settled += count
+                self._abandon(segment)
+            raise
+        return segment
 
     def settle(self, segment: Segment, count: int) -> None:
         """Record that `count` of the segment's events are settled; delete it when all are."""
@@ -246,6 +236,13 @@ class Spool:
         segment = Segment(path, descriptor)
         self._open[path] = segment
         return segment
+
+    def _abandon(self, segment: Segment) -> None:
+        """Append no more to a segment whose write or flush failed: a partly written frame
+        may end it now, and nothing may follow that."""
+        if self._current is segment:
+            self._current = None
+        self._seal(segment)
 
     def _seal(self, segment: Segment) -> None:
         segment.sealed = True

@@ -17,8 +17,7 @@ All figures are computed in SQL over the 2H rows whose `block_start` lies in `[s
   prices; a row counts once. Rows without prices are not checked.
 - `ready0_spike` (`Ready0SpikeRule`): at least `min_count` (3) ready = 0 rows in the range,
   and their share of the rows with a known `ready` above `factor` (2) times the share over
-  the `baseline_days` (7) days before `start`. With no baseline rows the baseline share is
-  0, so any `min_count` ready = 0 rows are a spike.
+  the `baseline_days` (7) days before `start`. With no baseline rows there is no spike.
 """
 
 from __future__ import annotations
@@ -111,11 +110,11 @@ class Ready0SpikeRule:
     min_count: int = 3
 
     def is_spike(self, ready0: int, ready_known: int, baseline_ready0: int, baseline_known: int) -> bool:
-        if ready0 < self.min_count or ready_known == 0:
+        # A spike is relative to what came before: without a baseline there is nothing to spike
+        # against, and the first week of a new symbol would otherwise always warn.
+        if ready0 < self.min_count or ready_known == 0 or baseline_known == 0:
             return False
-        share = ready0 / ready_known
-        baseline_share = baseline_ready0 / baseline_known if baseline_known else 0.0
-        return share > self.factor * baseline_share
+        return ready0 / ready_known > self.factor * (baseline_ready0 / baseline_known)
 
 
 @dataclass(frozen=True)

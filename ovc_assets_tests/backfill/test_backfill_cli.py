@@ -17,7 +17,7 @@ from ovc_assets.dagster_instance import open_dagster_instance
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.runs.tags import CLI_ARGS_TAG, INPUT_RANGE_TAG, INPUT_SOURCE_TAG, RUN_TYPE_TAG
 from ovc_assets.storage.postgres import connect
-from ovc_assets_tests.backfill.backfill_cli_app import app
+from ovc_assets.cli.app import app
 from ovc_assets_tests.backfill.conftest import (
     assert_seed_002_invariants,
     market_candles,
@@ -51,8 +51,9 @@ def test_history_before_the_partitions_start_is_one_checked_dagster_run(cli_env,
     (run,) = _runs(database_url)
     assert run.status == dg.DagsterRunStatus.SUCCESS
     assert run.tags[RUN_TYPE_TAG] == "HIST_BACKFILL" and run.tags[INPUT_SOURCE_TAG] == "csv"
-    assert run.tags[INPUT_RANGE_TAG] == "2005-03-14..2005-03-15" and '"symbol": "GBPUSD"' in run.tags[CLI_ARGS_TAG]
-    assert f"run {run.run_id} succeeded: 48 candles, 24 blocks, 24 inserted" in result.output
+    assert run.tags[INPUT_RANGE_TAG] == "2005-03-14-A..2005-03-15-L" and '"symbol": "GBPUSD"' in run.tags[CLI_ARGS_TAG]
+    assert "48 candles, 24 blocks: 24 inserted, 0 updated, 0 unchanged, 0 partial" in lines
+    assert lines[-1] == f"HIST_BACKFILL run {run.run_id}: PASS"
     with connect(database_url) as conn:
         assert conn.execute("SELECT count(*), min(date_ny), max(date_ny) FROM ovc.ovc_blocks_v01").fetchone() == (
             24,
@@ -75,13 +76,14 @@ def test_a_coded_error_is_one_line_exit_2_and_a_failed_run_with_counts(cli_env, 
     path.write_text("\n".join(lines) + "\n")
 
     process = subprocess.run(
-        [sys.executable, "-m", "ovc_assets_tests.backfill.backfill_cli_app", "backfill", "csv", "--symbol", "GBPUSD",
+        [sys.executable, "-m", "ovc_assets.cli", "backfill", "csv", "--symbol", "GBPUSD",
          "--file", str(path)],
         env={**os.environ, **cli_env, "PYTHONPATH": str(REPO_ROOT)},
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
     assert process.returncode == 2, process.stderr
+    assert any(line.startswith("HIST_BACKFILL run ") and line.endswith(": FAIL") for line in process.stdout.splitlines())
     error_lines = [line for line in process.stderr.splitlines() if line.startswith("error ")]
     assert error_lines == [f"error E_CANDLE_OHLC: {path}: line 30 ({timestamp.replace('Z', '+00:00')}): open {float(o)!r} "
                            f"high {float(low)!r} low {float(h)!r} close {float(c)!r} break low <= open, close <= high"]  # fmt: skip

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 from ovc_assets.calendar import NEW_YORK, Block
 from ovc_assets.storage.postgres import connect

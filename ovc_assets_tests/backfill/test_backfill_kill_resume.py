@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from ovc_assets.calendar import Block, FxCalendar
 from ovc_assets.storage.postgres import connect
-from ovc_assets_tests.backfill.backfill_cli_app import app
+from ovc_assets.cli.app import app
 from ovc_assets_tests.backfill.conftest import cli_environment, content_checksum
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -63,7 +63,7 @@ def _checkpoint(database_url: str) -> tuple[int, int, bool] | None:
 
 def _start_ovc(path: Path, environment: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "ovc_assets_tests.backfill.backfill_cli_app", *_command(path)],
+        [sys.executable, "-m", "ovc_assets.cli", *_command(path)],
         env={**os.environ, **environment, "PYTHONPATH": str(REPO_ROOT)},
         cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -91,7 +91,7 @@ def test_a_killed_backfill_resumes_and_ends_as_an_uninterrupted_one(
     output, errors = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, errors
     assert "EURUSD: resuming after " in output
-    assert f"{60 - blocks} blocks, {60 - blocks} inserted" in output
+    assert f"{60 - blocks} blocks: {60 - blocks} inserted" in output
     assert _checkpoint(database_url) == (60 // CHUNK_BLOCKS, 60, True)
 
     uninterrupted = create_test_database(True)

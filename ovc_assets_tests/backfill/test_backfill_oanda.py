@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 
 import dagster as dg
-import pytest
 from typer.testing import CliRunner
 
 from ovc_assets.calendar import Block
@@ -14,7 +13,7 @@ from ovc_assets.dagster_instance import open_dagster_instance
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.runs.tags import INPUT_SOURCE_TAG, RUN_TYPE_TAG
 from ovc_assets.storage.postgres import connect
-from ovc_assets_tests.backfill.backfill_cli_app import app
+from ovc_assets.cli.app import app
 from ovc_assets_tests.backfill.conftest import (
     assert_seed_002_invariants,
     check_evaluations,
@@ -122,3 +121,27 @@ def test_a_missing_token_is_refused_before_any_run(fake_oanda, cli_env, database
     with open_dagster_instance(database_url) as instance:
         assert list(instance.get_runs()) == []
 
+
+
+def test_a_rerun_after_a_failed_symbol_resumes_it_and_skips_the_completed_one(fake_oanda, database_url, instance) -> None:
+    one_day = window_tags(Block(date(2026, 7, 13), "A").start_utc, Block(date(2026, 7, 14), "A").start_utc)
+    config = {"source": "oanda", "symbols": ["GBPUSD", "AUDUSD"]}
+
+    failed = materialize_blocks(database_url, config, one_day, instance=instance)
+    assert not failed.success
+    assert step_counts(database_url, failed.run_id).fail_by_code == {"E_OANDA_INSTRUMENT": 1}
+    fake_oanda.instruments = (*fake_oanda.instruments, "AUD_USD")
+    requests_before = len(fake_oanda.candle_requests())
+
+    resumed = materialize_blocks(database_url, config, one_day, instance=instance)
+
+    assert resumed.success
+    asked = {request.path.split("/")[3] for request in fake_oanda.candle_requests()[requests_before:]}
+    assert asked == {"AUD_USD"}, "the symbol the failed run completed is not downloaded again"
+    metadata = materialization_metadata(resumed)
+    assert metadata["blocks_committed_before"] == 12 and metadata["rows_inserted"] == 12
+    assert len(_rows(database_url)) == 24
+
+    again = materialize_blocks(database_url, config, one_day, instance=instance)
+    counts = step_counts(database_url, again.run_id)
+    assert counts.received_events == counts.insert_skipped == 24, "a completed backfill again is a full pass"

@@ -30,7 +30,7 @@ def test_a_full_export_lands_once_and_is_enriched_with_a_report(ovc_env: dict[st
 
     first = run_ovc("ingest", "full", str(export_file))
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "landed 2 new" in first.stdout and "1 rejected" in first.stdout
+    assert "landed 2 new" in first.stdout and "1 rejected" in first.stdout, first.stdout + first.stderr[-2000:]
     assert _details(ovc_env["OVC_DATABASE_URL"]) == [("20260113-F-GBPUSD", "W=NaN>D=0.029>ROT_OK>BRK_GATED", "1.34565")]
 
     with connect(ovc_env["OVC_DATABASE_URL"]) as conn:
@@ -41,7 +41,7 @@ def test_a_full_export_lands_once_and_is_enriched_with_a_report(ovc_env: dict[st
 
     again = run_ovc("ingest", "full", str(export_file))
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "landed 0 new, 2 already landed" in again.stdout
+    assert "landed 0 new, 2 already landed" in again.stdout, again.stdout + again.stderr[-2000:]
     assert len(_details(ovc_env["OVC_DATABASE_URL"])) == 1
 
 

@@ -108,3 +108,9 @@ def test_ready0_spike_compares_with_the_seven_days_before(conn) -> None:
 
     assert not data_quality(conn, ["GBPUSD"], start, end, spike_rule=Ready0SpikeRule(min_count=4)).ready0_spike
     assert not data_quality(conn, ["GBPUSD"], start, end, spike_rule=Ready0SpikeRule(factor=10)).ready0_spike
+
+
+def test_without_a_baseline_there_is_no_spike() -> None:
+    rule = Ready0SpikeRule()
+    assert not rule.is_spike(ready0=10, ready_known=20, baseline_ready0=0, baseline_known=0)
+    assert rule.is_spike(ready0=10, ready_known=20, baseline_ready0=1, baseline_known=20)

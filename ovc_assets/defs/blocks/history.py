@@ -13,9 +13,9 @@ range of a single-run backfill), symbol by symbol:
 Checkpoints (`ovc.backfill_checkpoints`) are keyed by source, symbol, window and a hash of the
 input (CSV: paths, sizes, mtimes, format and zone; OANDA: server, granularity and price). A
 run killed at any point leaves the checkpoint at its last committed chunk; the same run again
-resumes after it, and the table ends as after an uninterrupted run. A completed backfill is
-done again in full by the next run with the same key: a rerun is an idempotent pass whose
-blocks are all `insert_skipped`.
+resumes after it (skipping the symbols it completed), and the table ends as after an
+uninterrupted run. Once every symbol is complete, the next run with the same keys is a full,
+idempotent pass whose blocks are all `insert_skipped`.
 
 Counting for the run report (seed 002), with the block as the unit: `received_events` = blocks
 of the window read after the checkpoint, `parse_ok` = blocks accepted, `insert_*` from the
@@ -28,6 +28,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,7 +52,7 @@ from ovc_assets.providers.csv_candles import CSV_LAYOUTS, read_candle_csv
 from ovc_assets.providers.oanda import GRANULARITY_BAR_SIZES, OandaClient, from_oanda_instrument
 from ovc_assets.providers.resample import PRICE_COLUMNS, resample_to_blocks
 from ovc_assets.runs.counts import RunCounts, tracked_step
-from ovc_assets.runs.tags import INPUT_SOURCE_TAG, RUN_TYPE_TAG, RunType, ovc_run_tags
+from ovc_assets.runs.tags import RUN_TYPE_TAG, RunType, ovc_run_tags
 from ovc_assets.storage.blocks import BLOCK_TYPE_2H, PROVIDER_BLOCK_COLUMNS, SCHEMA_VER, UpsertCounts, upsert_provider_blocks
 
 if TYPE_CHECKING:
@@ -61,18 +62,24 @@ LANDED_EVENTS = "landed_events"
 OANDA = "oanda"
 CSV = "csv"
 DEFAULT_CHUNK_BLOCKS = 10_000
+CSV_SYMBOL = re.compile(r"[A-Z0-9._]{1,32}")  # what a block id accepts as its symbol
 OANDA_SOURCE = "oanda"  # provider_source of OANDA blocks; CSV blocks carry their layout's source
 # `ovc/input_source` of a run, by provider_source (the names SOURCE_TIERS knows).
 INPUT_SOURCE_OF_PROVIDER = {OANDA_SOURCE: "oanda_api", "csv": "csv", "dukascopy": "dukascopy_csv"}
 
-# Block frame column -> PROVIDER_BLOCK_COLUMNS column, for the columns taken from the frame.
-PROVIDER_COLUMN_OF_BLOCK_COLUMN = {
-    "symbol": "symbol", "block_start": "block_start", "block_end": "block_end", "bid": "bid",
-    "date_ny": "date_ny", "block2h": "block2h", "block4h": "block4h", "source": "provider_source",
-    "o": "provider_o", "h": "provider_h", "l": "provider_l", "c": "provider_c", "volume": "provider_volume",
+# Block-frame columns written as they are: frame column -> PROVIDER_BLOCK_COLUMNS column.
+COPIED_BLOCK_COLUMNS = {
+    "symbol": "symbol", "bid": "bid", "block2h": "block2h", "block4h": "block4h", "source": "provider_source",
     "bar_count": "provider_bar_count", "partial": "provider_partial",
 }  # fmt: skip
 
+# The checkpoints of one backfill (source, window, input) for some symbols.
+BACKFILL_CHECKPOINTS_SQL = """
+SELECT symbol, completed_at IS NOT NULL, blocks_committed
+FROM ovc.backfill_checkpoints
+WHERE source = %(source)s AND range_start = %(range_start)s AND range_end = %(range_end)s
+  AND input_hash = %(input_hash)s AND symbol = ANY(%(symbols)s)
+"""
 BEGIN_CHECKPOINT_SQL = """
 INSERT INTO ovc.backfill_checkpoints AS cp
     (source, symbol, range_start, range_end, input_hash, input_description, committed_until, dagster_run_id)
@@ -153,7 +160,10 @@ class BlocksSourceConfig(dg.Config):
                 raise OvcError(
                     ErrorCode.CONFIG, f"a CSV backfill needs exactly one symbol (the file's), got {self.symbols or 'none'}"
                 )
-            return [self.symbols[0].strip().upper()]
+            symbol = self.symbols[0].strip().upper()
+            if not CSV_SYMBOL.fullmatch(symbol):
+                raise OvcError(ErrorCode.CONFIG, f"symbol {symbol!r} cannot name blocks: use letters, digits, '.' or '_'")
+            return [symbol]
         return [from_oanda_instrument(symbol) for symbol in self.symbols or pipeline_symbols]
 
 
@@ -291,14 +301,13 @@ def provider_rows(blocks: pd.DataFrame, run_id: str) -> Iterator[tuple[object, .
     and floats were most of the COPY's cost. A NaN volume (unknown) becomes NULL.
     """
     values: dict[str, Sequence[object] | repeat[object]] = {
-        PROVIDER_COLUMN_OF_BLOCK_COLUMN[name]: blocks[name].tolist()
-        for name in ("symbol", "bid", "block2h", "block4h", "source", "bar_count", "partial")
+        column: blocks[name].tolist() for name, column in COPIED_BLOCK_COLUMNS.items()
     }
     values["block_start"] = _utc_texts(blocks["block_start"])
     values["block_end"] = _utc_texts(blocks["block_end"])
     values["date_ny"] = [day.isoformat() for day in blocks["date_ny"].tolist()]
     for name in PRICE_COLUMNS:
-        values[PROVIDER_COLUMN_OF_BLOCK_COLUMN[name]] = list(map(repr, blocks[name].tolist()))
+        values[f"provider_{name}"] = list(map(repr, blocks[name].tolist()))
     values["provider_volume"] = [None if math.isnan(volume) else repr(volume) for volume in blocks["volume"].tolist()]
     values["block_type"] = repeat(BLOCK_TYPE_2H)
     values["schema_ver"] = repeat(SCHEMA_VER)
@@ -389,7 +398,15 @@ class _SymbolBackfill:
         self.chunks = 0
         self.blocks = 0
 
+    def skip_completed(self, blocks_committed: int) -> None:
+        """Leave the symbol as the interrupted run that is being resumed completed it."""
+        self.tally.resumed_after[self.key.symbol] = self.key.range_end.isoformat()
+        self.tally.blocks_committed_before += blocks_committed
+        self.context.log.info(f"{self.key.symbol}: completed by an earlier run of this backfill ({blocks_committed} blocks)")
+        self._report(self.key.range_end, resumed=True)
+
     def run(self) -> None:
+        """Backfill the symbol from its checkpoint on (the window's start for a new or completed one)."""
         with self.conn.transaction():
             resume_from, committed_before = self.conn.execute(
                 BEGIN_CHECKPOINT_SQL,
@@ -518,9 +535,18 @@ def ingest_history(
         tally = _HistoryTally(source.name)
         with tracked_step(dsn, run_id, step_key, run_type, range_start=start, range_end=end, symbols=symbols) as counts:
             counts.expected_events = FxCalendar().count_expected(start, end) * len(symbols)
+            earlier = _earlier_checkpoints(conn, source, start, end, symbols)
+            # Resuming an interrupted backfill skips the symbols it completed; once all are
+            # complete, the same backfill again is a full (idempotent) pass.
+            resuming = any(not completed for completed, _ in earlier.values())
             for symbol in symbols:
                 key = CheckpointKey(source.name, symbol, start, end, source.input_hash)
-                _SymbolBackfill(context, conn, source, key, counts, tally, config.chunk_blocks).run()
+                backfill = _SymbolBackfill(context, conn, source, key, counts, tally, config.chunk_blocks)
+                completed, blocks_committed = earlier.get(symbol, (False, 0))
+                if resuming and completed:
+                    backfill.skip_completed(blocks_committed)
+                else:
+                    backfill.run()
     context.add_asset_metadata(tally.metadata())
     context.log.info(
         f"{step_key} {start.isoformat()}..{end.isoformat()} from {source.name}: {tally.candles_read} candles, "
@@ -528,6 +554,19 @@ def ingest_history(
         f"{tally.merged.skipped} unchanged, {tally.blocks_committed_before} committed before"
     )
     return WindowIngest(start, end, counts, PreparedBlocks(), tally.merged)
+
+
+def _earlier_checkpoints(
+    conn: psycopg.Connection, source: CandleSource, start: datetime, end: datetime, symbols: Sequence[str]
+) -> dict[str, tuple[bool, int]]:
+    """Symbol -> (completed, blocks committed) of the checkpoints this backfill left before."""
+    with conn.transaction():
+        rows = conn.execute(
+            BACKFILL_CHECKPOINTS_SQL,
+            {"source": source.name, "range_start": start, "range_end": end, "input_hash": source.input_hash,
+             "symbols": list(symbols)},
+        ).fetchall()  # fmt: skip
+    return {symbol: (completed, blocks_committed) for symbol, completed, blocks_committed in rows}
 
 
 def _tag_as_backfill(context: dg.AssetExecutionContext, source: CandleSource) -> None:

@@ -24,7 +24,8 @@ from ovc_assets.runs.tags import ovc_run_tags
 from ovc_assets.settings import Settings
 from ovc_assets.storage.postgres import connect
 
-QUIET_RUN_CONFIG: Mapping[str, Any] = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The command prints its own progress and outcome; Dagster's console logs only what is critical.
+QUIET_RUN_CONFIG: Mapping[str, Any] = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 @dataclass(frozen=True)

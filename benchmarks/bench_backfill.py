@@ -1,0 +1,368 @@
+"""History backfill benchmark (issue 6), run by hand; prints a Markdown section for RESULTS.md.
+
+    .venv/bin/python benchmarks/bench_backfill.py [--server-dsn DSN] [--symbols 20] [--blocks 50000]
+                                                  [--m1-bars 10000000] [--bookkeeping-partitions 600]
+
+Everything runs on one scratch database created on the server of `--server-dsn` (default
+postgresql://postgres@127.0.0.1:5432/postgres) and dropped at the end; inputs are generated
+CSV files in a temporary folder.
+
+1. 2H input, `--symbols` CSV files of `--blocks` New-York-aligned 2H bars each (from 2005):
+   a. end to end through the `ovc_blocks` asset (CSV source, one run per file, first load and
+      rerun): the backfill's data path (read, resample, upsert in checkpointed chunks) from the
+      run's progress events, and the whole run's wall time (checks included);
+   b. write path only, on the same database and the same rows (built beforehand): the upsert
+      (`upsert_provider_blocks`, chunks of `--chunk-blocks`, each committed), its rerun (every
+      row a conflict), plain COPY into an empty table (the ceiling), and the upstream method,
+      psycopg2 `executemany` of an INSERT .. ON CONFLICT DO UPDATE, on a sample, extrapolated.
+2. M1 input, one CSV file of `--m1-bars` 1-minute bars resampled into 2H blocks, in a child
+   process whose peak resident memory (ru_maxrss) is reported.
+3. Dagster's bookkeeping per 2H partition (one materialisation event per partition of a
+   range run), on an in-memory instance and on the persistent Postgres instance.
+
+Parts 1 and 2 build the asset on yearly partitions so that they time the backfill, not the
+per-partition bookkeeping that part 3 measures on the real 2H partitions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import psycopg2
+from psycopg import sql
+
+from ovc_assets.calendar import NEW_YORK, Block, FxCalendar
+from ovc_assets.cli.backfill import csv_span
+from ovc_assets.dagster_instance import DAGSTER_URL_ENV, ensure_dagster_database, open_dagster_instance, sqlalchemy_psycopg2_url
+from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
+from ovc_assets.defs.blocks.history import BackfillProgress, provider_rows, reporting_progress_to
+from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
+from ovc_assets.defs.resources import PipelineSettings, PostgresResource
+from ovc_assets.providers.csv_candles import read_candle_csv
+from ovc_assets.providers.resample import resample_to_blocks
+from ovc_assets.storage.blocks import PROVIDER_BLOCK_COLUMNS, upsert_provider_blocks
+from ovc_assets.storage.migrations import migrate
+from ovc_assets.storage.postgres import connect, dsn_for_database, server_version
+
+DEFAULT_SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+HISTORY_START = date(2005, 1, 2)  # a Sunday: the first FX session of 2005 opens that evening
+M1_START = date(2000, 1, 2)
+WRITE_CHUNK_ROWS = 1_000_000
+YEARLY = dg.TimeWindowPartitionsDefinition(
+    start=datetime(1999, 1, 1, 17, tzinfo=NEW_YORK), fmt="%Y", cron_schedule="0 17 1 1 *", timezone="America/New_York"
+)
+COPY_CEILING_TABLE = "bench_copy_ceiling"
+COPY_KEYED_TABLE = "bench_copy_keyed"
+# The spine's primary key and secondary indexes, on the keyed COPY target.
+KEYED_TABLE_INDEXES = f"""
+ALTER TABLE {COPY_KEYED_TABLE} ADD PRIMARY KEY (symbol, block_start, block_type, schema_ver);
+CREATE INDEX ON {COPY_KEYED_TABLE} (bid);
+CREATE INDEX ON {COPY_KEYED_TABLE} (run_id);
+"""
+UPSTREAM_TABLE = "bench_upstream"
+UPSTREAM_UPSERT = f"""
+INSERT INTO {UPSTREAM_TABLE} ({", ".join(PROVIDER_BLOCK_COLUMNS)}, source)
+VALUES ({", ".join(["%s"] * len(PROVIDER_BLOCK_COLUMNS))}, 'csv')
+ON CONFLICT (symbol, block_start, block_type, schema_ver) DO UPDATE SET
+    {", ".join(f"{column} = EXCLUDED.{column}" for column in PROVIDER_BLOCK_COLUMNS if column.startswith("provider_"))}
+"""
+
+
+def open_block_starts(first_day: date, count: int) -> np.ndarray:
+    """Epoch seconds of the first `count` open blocks of the FX calendar from `first_day`."""
+    starts: list[int] = []
+    day = first_day
+    calendar = FxCalendar()
+    while len(starts) < count:
+        span = calendar.expected_blocks(Block(day, "A").start_utc, Block(day + timedelta(days=364), "A").start_utc)
+        starts.extend(int(block.start_utc.timestamp()) for block in span)
+        day += timedelta(days=364)
+    return np.array(starts[:count], dtype=np.int64)
+
+
+def write_bars_csv(path: Path, bar_starts: Iterator[np.ndarray], seed: int) -> int:
+    """A generic candle CSV (UTC text timestamps) of random-walk bars, written chunk by chunk."""
+    rng = np.random.default_rng(seed)
+    price, written = 1.25, 0
+    for index, starts in enumerate(bar_starts):
+        opens = price + np.cumsum(rng.normal(0, 2e-4, len(starts)))
+        closes = opens + rng.normal(0, 2e-4, len(starts))
+        price = float(closes[-1])
+        pd.DataFrame({
+            "timestamp": np.datetime_as_string(starts.astype("datetime64[s]"), unit="s"),
+            "open": opens.round(5),
+            "high": (np.maximum(opens, closes) + 3e-4).round(5),
+            "low": (np.minimum(opens, closes) - 3e-4).round(5),
+            "close": closes.round(5),
+            "volume": rng.integers(1, 500, len(starts)),
+        }).to_csv(path, mode="a" if index else "w", header=not index, index=False)  # fmt: skip
+        written += len(starts)
+    return written
+
+
+def minute_bar_starts(count: int) -> Iterator[np.ndarray]:
+    block_starts = open_block_starts(M1_START, -(-count // 120))
+    minutes = np.arange(120, dtype=np.int64) * 60
+    per_chunk = WRITE_CHUNK_ROWS // 120
+    for offset in range(0, len(block_starts), per_chunk):
+        yield (block_starts[offset : offset + per_chunk, None] + minutes).ravel()[: count - offset * 120]
+
+
+def yearly_range_tags(first_ts: int, last_ts: int) -> dict[str, str]:
+    years = [datetime.fromtimestamp(ts, UTC).astimezone(NEW_YORK) for ts in (first_ts, last_ts)]
+    first, last = (YEARLY.get_partition_key_for_timestamp(year.timestamp()) for year in years)
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+@contextmanager
+def timed_backfill() -> Iterator[dict[str, float]]:
+    """Times from a backfill's progress events: the first start and the last committed chunk."""
+    marks: dict[str, float] = {}
+
+    def listen(progress: BackfillProgress) -> None:
+        marks.setdefault("start", time.perf_counter())
+        marks["last_commit"] = time.perf_counter()
+
+    with reporting_progress_to(listen):
+        yield marks
+
+
+def materialize_csv(
+    asset: dg.AssetsDefinition, dsn: str, path: Path, symbol: str, tags: dict[str, str], instance: dg.DagsterInstance, chunk_blocks: int
+) -> dict[str, float]:
+    config = {"source": "csv", "symbols": [symbol], "csv_paths": [str(path)], "chunk_blocks": chunk_blocks}
+    started = time.perf_counter()
+    with timed_backfill() as marks:
+        result = dg.materialize(
+            [asset],
+            instance=instance,
+            resources={"ovc_database": PostgresResource(database_url=dsn), "pipeline": PipelineSettings(symbols=[symbol])},
+            run_config={"ops": {"ovc_blocks": {"config": config}}, "loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            tags=tags,
+            selection=[OVC_BLOCKS],
+        )
+    wall = time.perf_counter() - started
+    metadata = {key: value.value for key, value in result.asset_materializations_for_node("ovc_blocks")[0].metadata.items()}
+    return {
+        "wall": wall,
+        "data_path": marks["last_commit"] - marks["start"],
+        "blocks": metadata["received_events"],
+        "inserted": metadata["rows_inserted"],
+        "skipped": metadata["insert_skipped"],
+        "candles": metadata["candles_read"],
+    }
+
+
+def end_to_end(dsn: str, files: dict[str, Path], tags: dict[str, str], chunk_blocks: int) -> dict[str, dict[str, float]]:
+    (asset,) = [a for a in build_block_assets(YEARLY) if a.key == OVC_BLOCKS]
+    phases = {}
+    with dg.DagsterInstance.ephemeral() as instance:
+        for phase in ("first load", "rerun"):
+            runs = [materialize_csv(asset, dsn, path, symbol, tags, instance, chunk_blocks) for symbol, path in files.items()]
+            phases[phase] = {key: sum(run[key] for run in runs) for key in runs[0]}
+    return phases
+
+
+def rows_of(path: Path, symbol: str) -> list[tuple[object, ...]]:
+    blocks = pd.concat(list(resample_to_blocks(read_candle_csv(path), symbol=symbol, source="csv")), ignore_index=True)
+    return list(provider_rows(blocks, "bench"))
+
+
+def chunks(rows: Sequence[tuple[object, ...]], size: int) -> Iterator[Sequence[tuple[object, ...]]]:
+    for offset in range(0, len(rows), size):
+        yield rows[offset : offset + size]
+
+
+def write_paths(dsn: str, files: dict[str, Path], chunk_rows: int, upstream_sample: int) -> dict[str, float]:
+    """Seconds per write path over all files' rows (upstream: its sample's seconds and size)."""
+    seconds = {"upsert": 0.0, "upsert rerun": 0.0, COPY_CEILING_TABLE: 0.0, COPY_KEYED_TABLE: 0.0}
+    columns = sql.SQL(", ").join(map(sql.Identifier, PROVIDER_BLOCK_COLUMNS))
+    with connect(dsn) as conn:
+        conn.execute("TRUNCATE ovc.ovc_blocks_v01, ovc.backfill_checkpoints")
+        for table in (COPY_CEILING_TABLE, COPY_KEYED_TABLE):
+            conn.execute(
+                sql.SQL("CREATE TABLE {} AS SELECT {} FROM ovc.ovc_blocks_v01 WITH NO DATA").format(sql.Identifier(table), columns)
+            )
+        conn.execute(KEYED_TABLE_INDEXES)
+        conn.execute(sql.SQL("CREATE TABLE {} (LIKE ovc.ovc_blocks_v01 INCLUDING ALL)").format(sql.Identifier(UPSTREAM_TABLE)))
+        conn.commit()
+        total_rows, sample = 0, []
+        for symbol, path in files.items():
+            rows = rows_of(path, symbol)
+            total_rows += len(rows)
+            sample = sample or rows[:upstream_sample]
+            for phase in ("upsert", "upsert rerun"):
+                started = time.perf_counter()
+                for chunk in chunks(rows, chunk_rows):
+                    with conn.transaction():
+                        upsert_provider_blocks(conn, chunk)
+                seconds[phase] += time.perf_counter() - started
+            for table in (COPY_CEILING_TABLE, COPY_KEYED_TABLE):
+                copy_into_table = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), columns)
+                started = time.perf_counter()
+                for chunk in chunks(rows, chunk_rows):
+                    with conn.transaction(), conn.cursor() as cursor, cursor.copy(copy_into_table) as copy:
+                        for row in chunk:
+                            copy.write_row(row)
+                seconds[table] += time.perf_counter() - started
+    with psycopg2.connect(dsn) as upstream, upstream.cursor() as cursor:
+        started = time.perf_counter()
+        cursor.executemany(UPSTREAM_UPSERT, sample)
+        upstream.commit()
+        seconds["upstream sample"] = time.perf_counter() - started
+    seconds["rows"] = total_rows
+    seconds["upstream rows"] = len(sample)
+    return seconds
+
+
+def m1_child(dsn: str, path: str, chunk_blocks: int) -> None:
+    """Entry of the child process: one M1 backfill, its times and peak memory as JSON."""
+    first, last = csv_span([Path(path)], "generic", None)
+    tags = yearly_range_tags(int(first.timestamp()), int(last.timestamp()))
+    (asset,) = [a for a in build_block_assets(YEARLY) if a.key == OVC_BLOCKS]
+    with dg.DagsterInstance.ephemeral() as instance:
+        run = materialize_csv(asset, dsn, Path(path), "EURUSD", tags, instance, chunk_blocks)
+    run["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(run))
+
+
+def bookkeeping(dsn: str, path: Path, partitions: int, chunk_blocks: int) -> dict[str, float]:
+    """Seconds per 2H partition that a range run spends outside the backfill's data path."""
+    first_block = Block(HISTORY_START, "A")
+    blocks_2h = blocks_2h_partitions(first_block.start_utc)
+    (asset,) = [a for a in build_block_assets(blocks_2h) if a.key == OVC_BLOCKS]
+    last = FxCalendar().expected_blocks(first_block.start_utc, first_block.start_utc + timedelta(days=400))[partitions - 1]
+    tags = {"dagster/asset_partition_range_start": partition_key_for_block(first_block),
+            "dagster/asset_partition_range_end": partition_key_for_block(last)}  # fmt: skip
+    per_partition = {}
+    with dg.DagsterInstance.ephemeral() as instance:
+        run = materialize_csv(asset, dsn, path, "GBPUSD", tags, instance, chunk_blocks)
+        per_partition["in-memory instance"] = (run["wall"] - run["data_path"]) / partitions
+    os.environ["DAGSTER_HOME"] = tempfile.mkdtemp(prefix="bench_dagster_home_")
+    os.environ[DAGSTER_URL_ENV] = sqlalchemy_psycopg2_url(ensure_dagster_database(dsn))
+    with open_dagster_instance(dsn) as instance:
+        run = materialize_csv(asset, dsn, path, "GBPUSD", tags, instance, chunk_blocks)
+        per_partition["Postgres instance"] = (run["wall"] - run["data_path"]) / partitions
+    return per_partition
+
+
+def rate(rows: float, seconds: float) -> str:
+    return f"{rows / seconds:,.0f} rows/s"
+
+
+def report(args: argparse.Namespace, dsn: str, two_hour: dict, writes: dict, m1: dict, per_partition: dict, timings: dict) -> str:
+    first, rerun = two_hour["first load"], two_hour["rerun"]
+    rows = writes["rows"]
+    upsert, upsert_rerun, ceiling, keyed = (
+        rows / writes[key] for key in ("upsert", "upsert rerun", COPY_CEILING_TABLE, COPY_KEYED_TABLE)
+    )
+    upstream = writes["upstream rows"] / writes["upstream sample"]
+    nproc = os.cpu_count()
+    lines = [
+        "### History backfill (issue 6): `benchmarks/bench_backfill.py`",
+        "",
+        f"Command: `.venv/bin/python benchmarks/bench_backfill.py --symbols {args.symbols} --blocks {args.blocks} "
+        f"--m1-bars {args.m1_bars} --bookkeeping-partitions {args.bookkeeping_partitions}` "
+        f"(run {datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}, `date -u`).",
+        f"Machine: nproc {nproc}, Python {platform.python_version()}, PostgreSQL {server_version(dsn)} on 127.0.0.1, "
+        f"Dagster {dg.__version__}. Input generation took {timings['generate_2h']:.1f} s (2H) and "
+        f"{timings['generate_m1']:.1f} s (M1), not counted below.",
+        "",
+        f"**2H input: {args.symbols} symbols x {args.blocks:,} blocks = {rows:,} blocks**, one CSV per symbol, chunks of "
+        f"{args.chunk_blocks:,} blocks (each its own transaction and checkpoint).",
+        "",
+        "| path | seconds | rate | vs COPY ceiling | vs upstream |",
+        "|---|---:|---:|---:|---:|",
+        f"| write path: upsert, first load | {writes['upsert']:.1f} | {rate(rows, writes['upsert'])} | {upsert / ceiling:.0%} | {upsert / upstream:.1f}x |",
+        f"| write path: upsert, rerun (all conflicts, all skipped) | {writes['upsert rerun']:.1f} | {rate(rows, writes['upsert rerun'])} | {upsert_rerun / ceiling:.0%} | {upsert_rerun / upstream:.1f}x |",
+        f"| (a) plain COPY of the same rows into an empty table (ceiling) | {writes[COPY_CEILING_TABLE]:.1f} | {rate(rows, writes[COPY_CEILING_TABLE])} | 100% | {ceiling / upstream:.1f}x |",
+        f"| plain COPY into an empty table with the spine's primary key and two indexes (bid, run_id) | {writes[COPY_KEYED_TABLE]:.1f} | {rate(rows, writes[COPY_KEYED_TABLE])} | {keyed / ceiling:.0%} | {keyed / upstream:.1f}x |",
+        f"| (b) upstream: psycopg2 executemany + ON CONFLICT, {writes['upstream rows']:,}-row sample, extrapolated | "
+        f"{writes['upstream sample'] * rows / writes['upstream rows']:.0f} | {rate(writes['upstream rows'], writes['upstream sample'])} | {upstream / ceiling:.0%} | 1x |",
+        f"| end to end via `ovc_blocks` (CSV read, resample, upsert), first load: data path | {first['data_path']:.1f} | {rate(first['blocks'], first['data_path'])} | | |",
+        f"| same, rerun (insert_skipped = {rerun['skipped']:,}): data path | {rerun['data_path']:.1f} | {rate(rerun['blocks'], rerun['data_path'])} | | |",
+        f"| same, whole Dagster runs incl. checks ({args.symbols} runs), first load / rerun | {first['wall']:.1f} / {rerun['wall']:.1f} | | | |",
+        "",
+        f"**M1 input: {m1['candles']:,} one-minute bars -> {m1['blocks']:,} 2H blocks** (one CSV, one run, in a child process): "
+        f"data path {m1['data_path']:.1f} s ({m1['candles'] / m1['data_path']:,.0f} bars/s, {rate(m1['blocks'], m1['data_path'])}), "
+        f"whole run {m1['wall']:.1f} s, peak resident memory {m1['maxrss_mib']:,.0f} MiB.",
+        "",
+        f"**Dagster bookkeeping per 2H partition** of a range run ({args.bookkeeping_partitions} partitions, one materialisation "
+        "event each, outside the data path): "
+        + ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in per_partition.items())
+        + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server-dsn", default=os.environ.get("OVC_BENCH_SERVER_DSN", DEFAULT_SERVER_DSN))
+    parser.add_argument("--symbols", type=int, default=20)
+    parser.add_argument("--blocks", type=int, default=50_000)
+    parser.add_argument("--m1-bars", type=int, default=10_000_000)
+    parser.add_argument("--chunk-blocks", type=int, default=10_000)
+    parser.add_argument("--upstream-sample", type=int, default=50_000)
+    parser.add_argument("--bookkeeping-partitions", type=int, default=600)
+    parser.add_argument("--m1-child", nargs=2, metavar=("DSN", "CSV"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.m1_child:
+        m1_child(*args.m1_child, args.chunk_blocks)
+        return
+
+    scratch = f"ovc_bench_backfill_{os.getpid()}"
+    with connect(args.server_dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(scratch)))
+    dsn = dsn_for_database(args.server_dsn, scratch)
+    try:
+        migrate(dsn)
+        with tempfile.TemporaryDirectory(prefix="bench_backfill_") as folder:
+            timings = {}
+            started = time.perf_counter()
+            starts = open_block_starts(HISTORY_START, args.blocks)
+            files = {}
+            for number in range(args.symbols):
+                symbol = f"S{number:02d}USD"
+                files[symbol] = Path(folder) / f"{symbol}_h2.csv"
+                write_bars_csv(files[symbol], iter([starts]), seed=number)
+            timings["generate_2h"] = time.perf_counter() - started
+            tags = yearly_range_tags(int(starts[0]), int(starts[-1]))
+
+            two_hour = end_to_end(dsn, files, tags, args.chunk_blocks)
+            writes = write_paths(dsn, files, args.chunk_blocks, args.upstream_sample)
+
+            started = time.perf_counter()
+            m1_path = Path(folder) / "EURUSD_m1.csv"
+            write_bars_csv(m1_path, minute_bar_starts(args.m1_bars), seed=99)
+            timings["generate_m1"] = time.perf_counter() - started
+            child = subprocess.run(
+                [sys.executable, __file__, "--m1-child", dsn, str(m1_path), "--chunk-blocks", str(args.chunk_blocks)],
+                check=True, capture_output=True, text=True,
+            )
+            m1 = json.loads(child.stdout.strip().splitlines()[-1])
+
+            per_partition = bookkeeping(dsn, next(iter(files.values())), args.bookkeeping_partitions, args.chunk_blocks)
+        print(report(args, dsn, two_hour, writes, m1, per_partition, timings))
+    finally:
+        with connect(args.server_dsn, autocommit=True) as admin:
+            for name in (f"{scratch}_dagster", scratch):
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+if __name__ == "__main__":
+    main()
