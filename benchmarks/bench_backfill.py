@@ -48,9 +48,18 @@ from psycopg import sql
 
 from ovc_assets.calendar import NEW_YORK, Block, FxCalendar
 from ovc_assets.cli.backfill import csv_span
-from ovc_assets.dagster_instance import DAGSTER_URL_ENV, ensure_dagster_database, open_dagster_instance, sqlalchemy_psycopg2_url
+from ovc_assets.dagster_instance import (
+    DAGSTER_URL_ENV,
+    ensure_dagster_database,
+    open_dagster_instance,
+    sqlalchemy_psycopg2_url,
+)
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
-from ovc_assets.defs.blocks.history import BackfillProgress, provider_rows, reporting_progress_to
+from ovc_assets.defs.blocks.history import (
+    BackfillProgress,
+    provider_rows,
+    reporting_progress_to,
+)
 from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.providers.csv_candles import read_candle_csv

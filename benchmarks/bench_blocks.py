@@ -22,13 +22,18 @@ from datetime import timedelta
 import dagster as dg
 from psycopg import sql
 
+from ovc_assets.dagster_instance import open_dagster_instance
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
 from ovc_assets.defs.blocks.jobs import build_live_ingest_job
 from ovc_assets.defs.blocks.schedules import build_live_blocks_schedule
 from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
-from ovc_assets.dagster_instance import open_dagster_instance
-from ovc_assets.demo.sample_week import land_alerts_directly, sample_alerts, sample_candles, week_blocks
+from ovc_assets.demo.sample_week import (
+    land_alerts_directly,
+    sample_alerts,
+    sample_candles,
+    week_blocks,
+)
 from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import connect, dsn_for_database
 

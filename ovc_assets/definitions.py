@@ -5,7 +5,10 @@ import dagster as dg
 from ovc_assets.defs.blocks.assets import build_block_assets
 from ovc_assets.defs.blocks.history import build_hist_backfill_job
 from ovc_assets.defs.blocks.jobs import build_live_ingest_job
-from ovc_assets.defs.blocks.schedules import build_live_blocks_schedule, schedule_grace_minutes
+from ovc_assets.defs.blocks.schedules import (
+    build_live_blocks_schedule,
+    schedule_grace_minutes,
+)
 from ovc_assets.defs.blocks.sensors import build_late_events_sensor
 from ovc_assets.defs.partitions import blocks_2h_partitions, partitions_start
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource

@@ -16,7 +16,12 @@ import pytest
 from psycopg import sql
 
 from ovc_assets.storage.migrations import migrate
-from ovc_assets.storage.postgres import EmbeddedPostgres, check_reachable, connect, dsn_for_database
+from ovc_assets.storage.postgres import (
+    EmbeddedPostgres,
+    check_reachable,
+    connect,
+    dsn_for_database,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
 
-from ovc_assets.calendar.blocks import BLOCK_LETTERS, BLOCKS_PER_DAY, Block, block_at, date_ny_of
+from ovc_assets.calendar.blocks import (
+    BLOCK_LETTERS,
+    BLOCKS_PER_DAY,
+    Block,
+    block_at,
+    date_ny_of,
+)
 
 DEFAULT_CLOSURE_MONTH_DAYS = frozenset({(12, 25), (1, 1)})
 

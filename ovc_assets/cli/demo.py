@@ -20,10 +20,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import dagster as dg
 import httpx
 import uvicorn
-
-import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
@@ -31,7 +30,13 @@ from ovc_assets.dagster_instance import prepare_dagster_home
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 from ovc_assets.defs.blocks.inprocess import run_block_range
 from ovc_assets.defs.resources import PipelineSettings
-from ovc_assets.demo.sample_week import DEMO_SYMBOLS, sample_alerts, sample_candles, week_blocks, write_candles_csv
+from ovc_assets.demo.sample_week import (
+    DEMO_SYMBOLS,
+    sample_alerts,
+    sample_candles,
+    week_blocks,
+    write_candles_csv,
+)
 from ovc_assets.receiver.app import create_app
 from ovc_assets.receiver.config import load_receiver_config
 from ovc_assets.runs.report import RunReport
@@ -40,6 +45,7 @@ from ovc_assets.settings import load_settings
 from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import mask_dsn, resolve_dsn, server_version
 from ovc_assets.storage.raw_store import open_raw_store
+
 
 @contextmanager
 def running_receiver(app) -> Iterator[str]:

@@ -1,10 +1,24 @@
 """Export contracts: the JSON contracts, the strict parser, the canonical records, the
 pandera schemas with batch validation, envelope unpacking and input-file reading."""
 
-from ovc_assets.contracts.envelope import ENVELOPE_SCHEMA, Envelope, looks_like_envelope, unpack_envelope
-from ovc_assets.contracts.parser import MAX_EXPORT_CHARS, ParseResult, parse_export, parse_exports
+from ovc_assets.contracts.envelope import (
+    ENVELOPE_SCHEMA,
+    Envelope,
+    looks_like_envelope,
+    unpack_envelope,
+)
+from ovc_assets.contracts.parser import (
+    MAX_EXPORT_CHARS,
+    ParseResult,
+    parse_export,
+    parse_exports,
+)
 from ovc_assets.contracts.records import MIN_BLOCK_COLUMNS, FullExport, MinBlock
-from ovc_assets.contracts.render import min_block_fields, render_export, render_min_block
+from ovc_assets.contracts.render import (
+    min_block_fields,
+    render_export,
+    render_min_block,
+)
 from ovc_assets.contracts.schemas import (
     BatchValidation,
     FullExportSchema,

@@ -37,8 +37,19 @@ from ovc_assets.contracts.schemas import (
 )
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.runs.counts import RunCounts
-from ovc_assets.storage.blocks import BLOCK_TYPE_2H, DETAIL_COLUMNS, LIVE_BLOCK_COLUMNS, SCHEMA_VER
-from ovc_assets.storage.raw_events import ROUTE_COLD_FULL, ROUTE_REPLAY, ROUTE_TV, ROUTE_TV_SECURE, WindowEvent
+from ovc_assets.storage.blocks import (
+    BLOCK_TYPE_2H,
+    DETAIL_COLUMNS,
+    LIVE_BLOCK_COLUMNS,
+    SCHEMA_VER,
+)
+from ovc_assets.storage.raw_events import (
+    ROUTE_COLD_FULL,
+    ROUTE_REPLAY,
+    ROUTE_TV,
+    ROUTE_TV_SECURE,
+    WindowEvent,
+)
 
 BLOCK_SOURCE_ROUTES = (ROUTE_TV, ROUTE_TV_SECURE, ROUTE_REPLAY)
 DETAIL_SOURCE_ROUTES = (ROUTE_COLD_FULL,)

@@ -32,7 +32,12 @@ import psycopg
 
 from ovc_assets.calendar import block_at
 from ovc_assets.errors import ErrorCode, OvcError
-from ovc_assets.runs.counts import RunCounts, StepCountsRow, load_step_counts, sum_counts
+from ovc_assets.runs.counts import (
+    RunCounts,
+    StepCountsRow,
+    load_step_counts,
+    sum_counts,
+)
 from ovc_assets.runs.manifest import (
     UNKNOWN,
     RunManifest,

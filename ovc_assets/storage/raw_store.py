@@ -25,8 +25,8 @@ from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ovc_assets.storage.files import fsync_directory, write_atomically
 from ovc_assets.errors import ErrorCode, OvcError
+from ovc_assets.storage.files import fsync_directory, write_atomically
 
 ACCEPTED_URL_FORMS = "file:///absolute/path or s3://bucket[/prefix]"
 

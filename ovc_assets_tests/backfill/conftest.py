@@ -14,7 +14,11 @@ import pytest
 
 from ovc_assets.calendar import NEW_YORK, Block, FxCalendar
 from ovc_assets.cli.backfill import open_block_range
-from ovc_assets.dagster_instance import DAGSTER_URL_ENV, ensure_dagster_database, sqlalchemy_psycopg2_url
+from ovc_assets.dagster_instance import (
+    DAGSTER_URL_ENV,
+    ensure_dagster_database,
+    sqlalchemy_psycopg2_url,
+)
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
 from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource

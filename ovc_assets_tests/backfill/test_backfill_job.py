@@ -8,12 +8,17 @@ from datetime import date, timedelta
 import pytest
 
 from ovc_assets.calendar import Block
+from ovc_assets.definitions import build_definitions
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 from ovc_assets.defs.partitions import partition_key_for_block
-from ovc_assets.definitions import build_definitions
 from ovc_assets.runs.tags import INPUT_SOURCE_TAG, RUN_TYPE_TAG
 from ovc_assets.storage.postgres import connect
-from ovc_assets_tests.backfill.conftest import market_candles, step_counts, window_tags, write_generic_csv
+from ovc_assets_tests.backfill.conftest import (
+    market_candles,
+    step_counts,
+    window_tags,
+    write_generic_csv,
+)
 
 TWO_DAYS = (Block(date(2026, 7, 12), "A").start_utc, Block(date(2026, 7, 14), "A").start_utc)
 

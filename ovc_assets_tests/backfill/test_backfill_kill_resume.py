@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ovc_assets.calendar import Block, FxCalendar
-from ovc_assets.storage.postgres import connect
 from ovc_assets.cli.app import app
+from ovc_assets.storage.postgres import connect
 from ovc_assets_tests.backfill.conftest import cli_environment, content_checksum
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from ovc_assets.calendar import block_at
-from ovc_assets.demo.sample_week import DEMO_SYMBOLS, land_alerts_directly, sample_alerts, sample_candles, week_blocks
+from ovc_assets.demo.sample_week import (
+    DEMO_SYMBOLS,
+    land_alerts_directly,
+    sample_alerts,
+    sample_candles,
+    week_blocks,
+)
 from ovc_assets.storage.blocks import blocks_table_checksum
 from ovc_assets.storage.postgres import connect
 from ovc_assets_tests.backfill.conftest import (

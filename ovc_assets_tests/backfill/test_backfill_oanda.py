@@ -9,11 +9,11 @@ import dagster as dg
 from typer.testing import CliRunner
 
 from ovc_assets.calendar import Block
+from ovc_assets.cli.app import app
 from ovc_assets.dagster_instance import open_dagster_instance
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.runs.tags import INPUT_SOURCE_TAG, RUN_TYPE_TAG
 from ovc_assets.storage.postgres import connect
-from ovc_assets.cli.app import app
 from ovc_assets_tests.backfill.conftest import (
     assert_seed_002_invariants,
     check_evaluations,

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 
-
 def run_ovc(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     environment = {**os.environ, **(env or {})}
     return subprocess.run(

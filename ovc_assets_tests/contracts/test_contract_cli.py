@@ -12,7 +12,12 @@ from typer.testing import CliRunner
 
 from ovc_assets.cli.contract import contract_app
 from ovc_assets.errors import ErrorCode, OvcError
-from ovc_assets_tests.contracts.contract_strategies import ALERT_LOG_CSV, FULL_EXPORT, R1_EXPORT, sample_file
+from ovc_assets_tests.contracts.contract_strategies import (
+    ALERT_LOG_CSV,
+    FULL_EXPORT,
+    R1_EXPORT,
+    sample_file,
+)
 
 # Registered the way the `ovc` app registers it.
 ovc = typer.Typer()

@@ -7,6 +7,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from ovc_assets.calendar import block_for
+from ovc_assets.contracts import (
+    FullExport,
+    MinBlock,
+    load_contract,
+    parse_export,
+    read_payloads,
+)
+from ovc_assets.errors import ErrorCode
 from ovc_assets_tests.contracts.contract_strategies import (
     ALERT_LOG_CSV,
     FIXTURES,
@@ -19,9 +28,6 @@ from ovc_assets_tests.contracts.contract_strategies import (
     from_pairs,
     sample_file,
 )
-from ovc_assets.calendar import block_for
-from ovc_assets.contracts import FullExport, MinBlock, load_contract, parse_export, read_payloads
-from ovc_assets.errors import ErrorCode
 
 
 def alert_log_export() -> str:

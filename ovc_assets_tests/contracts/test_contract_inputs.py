@@ -7,9 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from ovc_assets.contracts import Envelope, looks_like_envelope, read_payloads, unpack_envelope
+from ovc_assets.contracts import (
+    Envelope,
+    looks_like_envelope,
+    read_payloads,
+    unpack_envelope,
+)
 from ovc_assets.errors import ErrorCode, OvcError
-from ovc_assets_tests.contracts.contract_strategies import ALERT_LOG_CSV, FULL_EXPORT, sample_file
+from ovc_assets_tests.contracts.contract_strategies import (
+    ALERT_LOG_CSV,
+    FULL_EXPORT,
+    sample_file,
+)
 
 FULL = sample_file(FULL_EXPORT).read_text().strip()
 

@@ -7,7 +7,12 @@ from datetime import date
 import pytest
 
 from ovc_assets.calendar import block_for
-from ovc_assets.contracts import MAX_EXPORT_CHARS, parse_export, parse_exports, read_payloads
+from ovc_assets.contracts import (
+    MAX_EXPORT_CHARS,
+    parse_export,
+    parse_exports,
+    read_payloads,
+)
 from ovc_assets.errors import ErrorCode
 from ovc_assets_tests.contracts.contract_strategies import (
     ALERT_LOG_CSV,

@@ -24,7 +24,13 @@ from ovc_assets.contracts import (
 )
 from ovc_assets.contracts.identity import parse_date_ny
 from ovc_assets.errors import ErrorCode
-from ovc_assets_tests.contracts.contract_strategies import as_pairs, from_pairs, valid_exports, valid_fields, value_text
+from ovc_assets_tests.contracts.contract_strategies import (
+    as_pairs,
+    from_pairs,
+    valid_exports,
+    valid_fields,
+    value_text,
+)
 
 PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # DESIGN section 3: the codes an export string can earn by itself (E_PROFILE depends on the
@@ -135,7 +141,7 @@ def leave_an_enum(data, spec, fields, pairs):
 
 
 def break_ohlc(data, spec, fields, pairs):
-    o, h, low, c = fields["o"], fields["h"], fields["l"], fields["c"]
+    o, low, c = fields["o"], fields["l"], fields["c"]
     key, value = data.draw(
         st.sampled_from(
             [

@@ -25,7 +25,11 @@ from ovc_assets.contracts import (
     validate_min_blocks,
 )
 from ovc_assets.contracts.schemas import code_for_check
-from ovc_assets.contracts.spec import CONTRACT_FILES, contract_from_document, contracts_dir
+from ovc_assets.contracts.spec import (
+    CONTRACT_FILES,
+    contract_from_document,
+    contracts_dir,
+)
 from ovc_assets.errors import ErrorCode
 from ovc_assets_tests.contracts.contract_strategies import (
     ALERT_LOG_CSV,

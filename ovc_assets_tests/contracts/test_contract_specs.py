@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from ovc_assets.contracts import CONTRACT_NAMES, contracts_dir, load_contract, load_contracts
-from ovc_assets.contracts.spec import CONTRACT_FILES, ContractFileError, contract_from_document
+from ovc_assets.contracts import (
+    CONTRACT_NAMES,
+    contracts_dir,
+    load_contract,
+    load_contracts,
+)
+from ovc_assets.contracts.spec import (
+    CONTRACT_FILES,
+    ContractFileError,
+    contract_from_document,
+)
 from ovc_assets_tests.contracts.contract_strategies import sample_file
 
 UPSTREAM_FILES = {

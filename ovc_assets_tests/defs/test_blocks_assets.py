@@ -9,7 +9,11 @@ import dagster as dg
 from ovc_assets.defs.blocks.assets import build_block_assets
 from ovc_assets.defs.partitions import partition_key_for_block
 from ovc_assets.defs.storage.assets import ovc_database_schema
-from ovc_assets.demo.sample_week import land_alerts_directly, sample_alerts, sample_candles
+from ovc_assets.demo.sample_week import (
+    land_alerts_directly,
+    sample_alerts,
+    sample_candles,
+)
 from ovc_assets.runs.builder import report_dagster_run
 from ovc_assets.runs.counts import load_step_counts
 from ovc_assets.runs.tags import RunType, ovc_run_tags

@@ -7,7 +7,11 @@ from datetime import UTC, date, datetime
 import pytest
 
 from ovc_assets.calendar import NEW_YORK, FxCalendar, block_at
-from ovc_assets.defs.partitions import blocks_2h_partitions, ovc_daily_partitions, partitions_start
+from ovc_assets.defs.partitions import (
+    blocks_2h_partitions,
+    ovc_daily_partitions,
+    partitions_start,
+)
 
 START = datetime(2025, 12, 28, 17, tzinfo=NEW_YORK)
 

@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ovc_assets.runs.counts import RunCounts, load_step_counts, record_step_counts, sum_counts, tracked_step
+from ovc_assets.runs.counts import (
+    RunCounts,
+    load_step_counts,
+    record_step_counts,
+    sum_counts,
+    tracked_step,
+)
 from ovc_assets.runs.manifest import (
     SecretScrubber,
     environment_info,

@@ -9,7 +9,11 @@ import psycopg
 import pytest
 
 from ovc_assets.errors import ErrorCode, OvcError
-from ovc_assets.storage.migrations import applied_migrations, discover_migrations, migrate
+from ovc_assets.storage.migrations import (
+    applied_migrations,
+    discover_migrations,
+    migrate,
+)
 from ovc_assets.storage.postgres import connect
 
 DESIGN_TABLES = {

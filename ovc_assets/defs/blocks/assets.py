@@ -25,7 +25,11 @@ from ovc_assets.pipeline.block_rows import (
 from ovc_assets.runs.counts import RunCounts, tracked_step
 from ovc_assets.runs.quality import data_quality
 from ovc_assets.runs.tags import RUN_TYPE_TAG, RunType
-from ovc_assets.storage.blocks import UpsertCounts, upsert_block_details, upsert_live_blocks
+from ovc_assets.storage.blocks import (
+    UpsertCounts,
+    upsert_block_details,
+    upsert_live_blocks,
+)
 from ovc_assets.storage.raw_events import select_events_for_window
 
 OVC_BLOCKS = dg.AssetKey("ovc_blocks")

@@ -49,11 +49,21 @@ from ovc_assets.defs.resources import PipelineSettings
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.pipeline.block_rows import PreparedBlocks
 from ovc_assets.providers.csv_candles import CSV_LAYOUTS, read_candle_csv
-from ovc_assets.providers.oanda import GRANULARITY_BAR_SIZES, OandaClient, from_oanda_instrument
+from ovc_assets.providers.oanda import (
+    GRANULARITY_BAR_SIZES,
+    OandaClient,
+    from_oanda_instrument,
+)
 from ovc_assets.providers.resample import PRICE_COLUMNS, resample_to_blocks
 from ovc_assets.runs.counts import RunCounts, tracked_step
 from ovc_assets.runs.tags import RUN_TYPE_TAG, RunType, ovc_run_tags
-from ovc_assets.storage.blocks import BLOCK_TYPE_2H, PROVIDER_BLOCK_COLUMNS, SCHEMA_VER, UpsertCounts, upsert_provider_blocks
+from ovc_assets.storage.blocks import (
+    BLOCK_TYPE_2H,
+    PROVIDER_BLOCK_COLUMNS,
+    SCHEMA_VER,
+    UpsertCounts,
+    upsert_provider_blocks,
+)
 
 if TYPE_CHECKING:
     from ovc_assets.defs.blocks.assets import WindowIngest

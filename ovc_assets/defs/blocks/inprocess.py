@@ -16,7 +16,11 @@ import dagster as dg
 from ovc_assets.calendar import Block
 from ovc_assets.dagster_instance import open_dagster_instance
 from ovc_assets.defs.blocks.assets import build_block_assets
-from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block, partitions_start
+from ovc_assets.defs.partitions import (
+    blocks_2h_partitions,
+    partition_key_for_block,
+    partitions_start,
+)
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.runs.builder import report_dagster_run
 from ovc_assets.runs.report import RunReport

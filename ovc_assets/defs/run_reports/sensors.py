@@ -26,7 +26,11 @@ import dagster as dg
 import psycopg
 
 from ovc_assets.defs.resources import PostgresResource
-from ovc_assets.defs.run_reports.assets import day_bounds_ms, partition_key_for, report_materialization
+from ovc_assets.defs.run_reports.assets import (
+    day_bounds_ms,
+    partition_key_for,
+    report_materialization,
+)
 from ovc_assets.runs.builder import ReportOutcome, report_dagster_run
 from ovc_assets.runs.liveness import DEFAULT_GRACE_SECONDS, dead_run_reason
 from ovc_assets.runs.manifest import SecretScrubber
