@@ -64,6 +64,7 @@ from ovc_assets.storage.raw_store import FileRawStore  # noqa: E402
 from ovc_assets_tests.receiver.receiver_payloads import ALERT_EXPORT  # noqa: E402
 
 NOTE_MARKER = "|note=|"
+DEFAULT_SERVER_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 BASELINE_POOL_SIZE = 16
 SERVE_SNIPPET = "import typer; from ovc_assets.cli.serve import serve_command; typer.run(serve_command)"
 
@@ -138,7 +139,7 @@ def free_port() -> int:
 
 @contextmanager
 def bench_database(server_dsn: str) -> Iterator[str]:
-    name = f"ovc_bench_{uuid.uuid4().hex[:8]}"
+    name = f"ovc_bench_receiver_{uuid.uuid4().hex[:8]}"
     with connect(server_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = dsn_for_database(server_dsn, name)
@@ -259,28 +260,37 @@ def load_generator():
     return run_wrk if shutil.which("wrk") else run_python_client
 
 
+def levels_of(results: list[LoadResult]) -> list[int]:
+    return [result.connections for result in results]
+
+
 def median_result(rounds: list[LoadResult]) -> LoadResult:
     """The round with the median throughput (its latencies are reported with it)."""
     return sorted(rounds, key=lambda result: result.accepted_per_second)[len(rounds) // 2]
 
 
-def drain_and_verify(dsn: str, raw_root: Path, accepted: int, in_flight: int) -> tuple[float, int]:
-    """Wait until no raw object is pending, then check that none is missing and that every
-    2xx landed (a load generator stops with up to `in_flight` requests sent but unanswered,
-    which may land too). Returns (seconds waited, raw objects)."""
+def wait_for_raw_objects(dsn: str) -> float:
+    """Seconds until no landed event waits for its raw object."""
     started = time.monotonic()
     with connect(dsn, autocommit=True) as conn:
         while conn.execute("SELECT count(*) FROM ovc.raw_events WHERE raw_status = 'pending'").fetchone()[0]:
             time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def verify_landing(dsn: str, raw_root: Path, accepted: int, in_flight: int) -> int:
+    """Check that no raw object is missing and that every 2xx landed (a load generator stops
+    with up to `in_flight` requests sent but unanswered, which may land too); the number of
+    raw objects."""
+    with connect(dsn, autocommit=True) as conn:
         keys = [row[0] for row in conn.execute("SELECT raw_key FROM ovc.raw_events")]
-    waited = time.monotonic() - started
     stored = set(FileRawStore(raw_root).list_keys("tv/"))
     missing = [key for key in keys if key not in stored]
     if missing:
         raise SystemExit(f"{len(missing)} raw objects missing, e.g. {missing[0]}")
     if not accepted <= len(keys) <= accepted + in_flight:
         raise SystemExit(f"{len(keys)} events landed for {accepted} requests answered 2xx")
-    return waited, len(stored)
+    return len(stored)
 
 
 def machine(server_dsn: str) -> dict[str, str]:
@@ -304,7 +314,7 @@ def machine(server_dsn: str) -> dict[str, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=os.environ.get("OVC_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--database-url", default=os.environ.get("OVC_TEST_DATABASE_URL") or DEFAULT_SERVER_DSN)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per server and level, interleaved")
     parser.add_argument("--connections", default="1,16,64")
@@ -348,6 +358,7 @@ def main() -> None:
             "receiver": (receiver, baseline, f"http://127.0.0.1:{receiver_port}/tv"),
             "baseline": (baseline, receiver, f"http://127.0.0.1:{baseline_port}/tv"),
         }
+        drains = []
         for connections in levels:
             for number in range(args.rounds):
                 for name, (active, idle, url) in servers.items():
@@ -357,20 +368,21 @@ def main() -> None:
                     rounds[name][connections].append(result)
                     print(f"  {name} c={connections} round {number + 1}: {result.accepted_per_second:,.0f} accepted/s, "
                           f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms", flush=True)
+            # Each level is a burst: the receiver writes the burst's raw objects afterwards.
+            drains.append(wait_for_raw_objects(receiver_dsn))
+            print(f"  receiver wrote the raw objects of c={connections} in {drains[-1]:.1f} s after it", flush=True)
         accepted = sum(r.accepted for results in rounds["receiver"].values() for r in results)
-        in_flight = sum(c * args.rounds for c in levels)
-        drain_seconds, objects = drain_and_verify(receiver_dsn, workdir / "raw", accepted, in_flight)
-        print(f"  raw objects: all {objects} written {drain_seconds:.1f} s after the load", flush=True)
+        objects = verify_landing(receiver_dsn, workdir / "raw", accepted, in_flight=sum(c * args.rounds for c in levels))
 
     medians = {name: [median_result(rounds[name][c]) for c in levels] for name in rounds}
-    section = results_section(args, facts, medians["receiver"], medians["baseline"], drain_seconds, objects)
+    section = results_section(args, facts, medians["receiver"], medians["baseline"], drains, objects)
     print(section)
     if args.append_results:
         with (REPO / "benchmarks" / "RESULTS.md").open("a", encoding="utf-8") as results:
             results.write(section)
 
 
-def results_section(args, facts, receiver, baseline, drain_seconds, objects) -> str:
+def results_section(args, facts, receiver, baseline, drains, objects) -> str:
     rows = []
     for ours, bare in zip(receiver, baseline):
         share = ours.accepted_per_second / bare.accepted_per_second
@@ -381,14 +393,14 @@ def results_section(args, facts, receiver, baseline, drain_seconds, objects) -> 
     command = " ".join(["benchmarks/bench_receiver.py", *sys.argv[1:]])
     return textwrap.dedent(
         f"""
-        ## Webhook receiver: `ovc serve` vs a bare single-INSERT endpoint
+        ### Webhook receiver (issue 4): `ovc serve` vs a bare single-INSERT endpoint, {args.workers} worker(s)
 
         Command: `.venv/bin/python {command}`
         Machine: nproc {facts['nproc']}, Python {facts['python']}, PostgreSQL {facts['postgres']} on 127.0.0.1;
         load by {facts['load']} (one thread) in its own process; `{facts['date']}`; 1-minute load
         average {facts['loadavg']} at the start (the machine is shared with other work).
 
-        Both servers: {args.workers} uvicorn worker(s) (uvloop, httptools), `POST /tv` with all-different
+        Both servers: {args.workers} uvicorn worker(s) each (uvloop, httptools), `POST /tv` with all-different
         MIN v0.1 export strings (the upstream alert, unique `note`, ~690 bytes); {args.rounds} interleaved
         rounds of {args.duration:.0f} s per server and level, the other server frozen meanwhile; the
         median round is shown. Receiver: each 2xx is durable (its batch appended to a spool segment
@@ -402,9 +414,12 @@ def results_section(args, facts, receiver, baseline, drain_seconds, objects) -> 
     ) + "\n".join(rows) + textwrap.dedent(
         f"""
 
-        Raw objects (one file + fsync each) are written in the background while the writer is idle:
-        all {objects} were in the store {drain_seconds:.1f} s after the load ended, none missing, and
-        every 2xx answer had its event in the database.
+        Each level is a burst, as TradingView's alerts are (they come at the 2H block closes): the
+        receiver writes the per-event raw objects (one file and two fsyncs each) in the background
+        once the writer is idle, or once the oldest has waited 30 s, and each level starts after
+        the previous burst's objects are written ({", ".join(f"c={c}: {d:.1f} s" for c, d in zip(levels_of(receiver), drains))}
+        after the burst). At the end all {objects} objects were in the store, none missing, and every
+        2xx answer had its event in the database.
         """
     )
 

@@ -5,6 +5,11 @@
 files, `batch` lands bodies from files (alert-log replay, the FULL cold path).
 """
 
-from ovc_assets.receiver.batch import LandingCounts, land_cold_full, replay_alert_log, replay_spool
+from ovc_assets.receiver.batch import (
+    LandingCounts,
+    land_cold_full,
+    replay_alert_log,
+    replay_spool,
+)
 
 __all__ = ["LandingCounts", "land_cold_full", "replay_alert_log", "replay_spool"]

@@ -46,10 +46,13 @@ class ReceiverConfig:
 def load_receiver_config(settings: Settings, store: RawStore) -> ReceiverConfig:
     """The receiver's settings from the environment; a bad value is `E_CONFIG`."""
     allowed = os.environ.get("OVC_ALLOWED_IPS", "").strip()
+    allowed_networks = parse_networks(allowed, "OVC_ALLOWED_IPS") if allowed else None
+    if allowed_networks == ():
+        raise OvcError(ErrorCode.CONFIG, "OVC_ALLOWED_IPS is set but lists no address; unset it to allow any source")
     return ReceiverConfig(
         spool_dir=default_spool_dir(settings, store),
         token=os.environ.get("OVC_TOKEN") or None,
-        allowed_networks=parse_networks(allowed, "OVC_ALLOWED_IPS") if allowed else None,
+        allowed_networks=allowed_networks,
         trusted_proxies=parse_networks(os.environ.get("OVC_TRUSTED_PROXIES", ""), "OVC_TRUSTED_PROXIES"),
         dedupe_window=_dedupe_window(os.environ.get("OVC_DEDUPE_WINDOW_HOURS")),
     )

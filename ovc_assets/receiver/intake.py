@@ -17,7 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ovc_assets.calendar import block_at, parse_block_id
-from ovc_assets.contracts.envelope import ENVELOPE_SCHEMA, Envelope, looks_like_envelope, unpack_envelope
+from ovc_assets.contracts.envelope import (
+    ENVELOPE_SCHEMA,
+    Envelope,
+    looks_like_envelope,
+    unpack_envelope,
+)
 from ovc_assets.contracts.parser import ParseResult, parse_export
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.storage.raw_events import (

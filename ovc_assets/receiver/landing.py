@@ -9,8 +9,9 @@
    event, the segment is its spool record). Anything else is a 503, which the sender
    (TradingView) retries.
 
-The receiver's asyncio writer runs steps 1 and 2 at the same time (`spool_frames` on a
-thread, the transaction on its event loop) and `conclude`s; batch jobs call `land`.
+The receiver's asyncio writer runs steps 1 and 2 at the same time (the spool on its
+`SpoolFlusher` thread, the transaction on its event loop) and `conclude`s; batch jobs call
+`land`.
 
 Raw objects of landed events are written from the spooled batch in the background, with
 retry, while the writer is idle (one object costs two fsyncs, more than the request
@@ -35,7 +36,7 @@ from datetime import timedelta
 import psycopg
 
 from ovc_assets.errors import ErrorCode, OvcError
-from ovc_assets.receiver.spool import Segment, Spool, encode_events
+from ovc_assets.receiver.spool import Segment, Spool
 from ovc_assets.storage.raw_events import (
     DEFAULT_DEDUPE_WINDOW,
     Disposition,
@@ -372,7 +373,11 @@ class LandingService:
 
     def land(self, events: Sequence[LandingEvent]) -> list[Receipt]:
         """Make a batch durable (see the module docstring) and return one receipt per event."""
-        segment = self.spool_frames(encode_events(events), len(events))
+        try:
+            segment: Segment | None = self.spool.append(events)
+        except OSError as error:
+            log.error("spool %s: %s; landing in the database only", self.spool.directory, error.strerror or error)
+            segment = None
         outcomes = None
         if self.database_available:
             try:
@@ -382,16 +387,7 @@ class LandingService:
                 self.database_failed(error)
         return self.conclude(segment, events, outcomes)
 
-    # The steps of `land`, for the receiver's asyncio writer, which overlaps the spool's
-    # fdatasync (in a thread) with the database transaction (on its event loop).
-
-    def spool_frames(self, frames: bytes, count: int) -> Segment | None:
-        """Append a batch encoded by `encode_events` to the spool; None if the disk refused it."""
-        try:
-            return self.spool.append_frames(frames, count)
-        except OSError as error:
-            log.error("spool %s: %s; landing in the database only", self.spool.directory, error.strerror or error)
-            return None
+    # The rest of `land`, for the receiver's asyncio writer.
 
     @property
     def database_available(self) -> bool:

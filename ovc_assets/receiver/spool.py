@@ -15,6 +15,7 @@ landed in the database (or found there already) and, where needed, its raw objec
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ovc_assets.storage.files import fsync_directory
 from ovc_assets.storage.raw_events import LandingEvent, event_fields
 
 log = logging.getLogger(__name__)
@@ -153,10 +155,14 @@ class Spool:
         return self.append_frames(encode_events(events), len(events))
 
     def append_frames(self, data: bytes, count: int) -> Segment:
-        """`append` for `count` events already encoded by `encode_events` (so a thread that
-        only waits for the disk can do the writing). Safe to call from several threads: the
-        writes are serialised, the fdatasyncs are not, so concurrent batches share flushes.
-        """
+        """`append` for `count` events already encoded by `encode_events`."""
+        segment = self.write_frames(data, count)
+        self.flush(segment, count)
+        return segment
+
+    def write_frames(self, data: bytes, count: int) -> Segment:
+        """Write a batch to the current segment without flushing it (`flush` makes it durable);
+        `OSError` if the write fails. Thread-safe."""
         with self._lock:
             segment = self._current
             if segment is None or segment.size >= self._max_bytes or time.monotonic() - segment.opened_at >= self._max_age:
@@ -170,8 +176,14 @@ class Spool:
                 raise
             segment.size += len(data)
             # Counted before they are durable, so that the segment (and its descriptor) stays
-            # until they are settled; a failed flush below settles them itself.
+            # until they are settled; a failed flush settles them itself.
             segment.appended += count
+            return segment
+
+    def flush(self, segment: Segment, count: int) -> None:
+        """fdatasync `segment`, making what was written to it durable; `OSError` if that fails,
+        and then the `count` events written since the last flush are settled (the caller
+        treats them as not spooled) and the segment takes no more."""
         try:
             os.fdatasync(segment.descriptor)
         except OSError:
@@ -179,7 +191,6 @@ class Spool:
                 segment.settled += count
                 self._abandon(segment)
             raise
-        return segment
 
     def settle(self, segment: Segment, count: int) -> None:
         """Record that `count` of the segment's events are settled; delete it when all are."""
@@ -221,7 +232,7 @@ class Spool:
         created = not self.directory.is_dir()
         self.directory.mkdir(parents=True, exist_ok=True)
         if created:
-            _fsync_directory(self.directory.parent)
+            fsync_directory(self.directory.parent)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         path = self.directory / f"{stamp}-{os.getpid()}-{uuid.uuid4().hex[:12]}{SEGMENT_SUFFIX}"
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -229,7 +240,7 @@ class Spool:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             _write_all(descriptor, SEGMENT_MAGIC)
             os.fdatasync(descriptor)
-            _fsync_directory(self.directory)
+            fsync_directory(self.directory)
         except OSError:
             os.close(descriptor)
             raise
@@ -259,6 +270,83 @@ class Spool:
         os.close(segment.descriptor)
 
 
+class SpoolFlusher:
+    """Writes and fdatasyncs the batches an event loop hands it, on one thread of its own.
+
+    Every batch waiting when the thread comes round goes out in the same flush, so batches
+    landing at the same time share their fdatasync; and handing a batch over costs the
+    loop one notify, not a trip through an executor. `submit` returns a future of the
+    batch's segment, or of None when the disk refused it.
+    """
+
+    def __init__(self, spool: Spool) -> None:
+        self._spool = spool
+        self._pending: list[tuple[bytes, int, asyncio.Future[Segment | None]]] = []
+        self._condition = threading.Condition()
+        self._stopping = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name="ovc-spool-flusher", daemon=True)
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread.start()
+
+    def submit(self, frames: bytes, count: int) -> asyncio.Future[Segment | None]:
+        """Queue a batch encoded by `encode_events`; call on the loop given to `start`."""
+        future: asyncio.Future[Segment | None] = self._loop.create_future()
+        with self._condition:
+            self._pending.append((frames, count, future))
+            self._condition.notify()
+        return future
+
+    def stop(self) -> None:
+        """Flush what is queued, then end the thread."""
+        with self._condition:
+            self._stopping = True
+            self._condition.notify()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._stopping:
+                    self._condition.wait()
+                if not self._pending:
+                    return
+                batches, self._pending = self._pending, []
+            outcomes = self._write_and_flush(batches)
+            self._loop.call_soon_threadsafe(_resolve, outcomes)
+
+    def _write_and_flush(
+        self, batches: list[tuple[bytes, int, asyncio.Future[Segment | None]]]
+    ) -> list[tuple[asyncio.Future[Segment | None], Segment | None]]:
+        written: list[tuple[asyncio.Future[Segment | None], Segment | None]] = []
+        unflushed: dict[Segment, int] = {}
+        for frames, count, future in batches:
+            try:
+                segment: Segment | None = self._spool.write_frames(frames, count)
+            except OSError as error:
+                log.error("spool %s: %s; landing in the database only", self._spool.directory, error.strerror or error)
+                segment = None
+            else:
+                unflushed[segment] = unflushed.get(segment, 0) + count
+            written.append((future, segment))
+        failed = set()
+        for segment, count in unflushed.items():
+            try:
+                self._spool.flush(segment, count)
+            except OSError as error:
+                log.error("spool %s: %s; landing in the database only", segment.path, error.strerror or error)
+                failed.add(segment)
+        return [(future, None if segment in failed else segment) for future, segment in written]
+
+
+def _resolve(outcomes: list[tuple[asyncio.Future[Segment | None], Segment | None]]) -> None:
+    for future, segment in outcomes:
+        if not future.done():
+            future.set_result(segment)
+
+
 def _claim(path: Path) -> ClaimedSegment | None:
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -285,11 +373,3 @@ def _write_all(descriptor: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(descriptor, view) :]
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

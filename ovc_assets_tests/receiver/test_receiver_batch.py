@@ -9,13 +9,18 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from ovc_assets.cli.app import app as cli
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.receiver import land_cold_full, replay_alert_log
 from ovc_assets.settings import Settings
 from ovc_assets.storage.raw_store import FileRawStore
-from ovc_assets_tests.receiver.receiver_cli import app as cli
 from ovc_assets_tests.receiver.receiver_harness import fetch_events, post, run
-from ovc_assets_tests.receiver.receiver_payloads import ALERT_EXPORT, ALERT_LOG_TIME, FULL_EXPORT, unique_export
+from ovc_assets_tests.receiver.receiver_payloads import (
+    ALERT_EXPORT,
+    ALERT_LOG_TIME,
+    FULL_EXPORT,
+    unique_export,
+)
 
 ALERT_LOG_HEADER = ["Alert ID", "Ticker", "Name", "Description", "Time"]
 
@@ -34,7 +39,9 @@ def settings(database_url: str, raw_root: Path, tmp_path: Path) -> Settings:
     return Settings(home=tmp_path / "home", database_url=database_url, raw_store_url=raw_root.as_uri(), s3_endpoint_url=None)
 
 
-def test_an_alert_log_lands_at_the_alerts_own_times(settings: Settings, database_url: str, raw_root: Path, tmp_path: Path) -> None:
+def test_an_alert_log_lands_at_the_alerts_own_times(
+    settings: Settings, database_url: str, raw_root: Path, tmp_path: Path
+) -> None:
     log = write_alert_log(
         tmp_path / "alerts.csv",
         [(ALERT_EXPORT, ALERT_LOG_TIME), (FULL_EXPORT, "2026-01-14T11:24:00Z"), (unique_export(1), "2026-01-14T13:24:00+00:00")],
@@ -43,7 +50,9 @@ def test_an_alert_log_lands_at_the_alerts_own_times(settings: Settings, database
     assert (counts.received, counts.landed, counts.duplicates, counts.rejected, counts.problems) == (3, 3, 0, 1, [])
     events = fetch_events(database_url)
     assert [e["received_at"] for e in events] == [
-        datetime(2026, 1, 14, 9, 24, tzinfo=UTC), datetime(2026, 1, 14, 11, 24, tzinfo=UTC), datetime(2026, 1, 14, 13, 24, tzinfo=UTC),
+        datetime(2026, 1, 14, 9, 24, tzinfo=UTC),
+        datetime(2026, 1, 14, 11, 24, tzinfo=UTC),
+        datetime(2026, 1, 14, 13, 24, tzinfo=UTC),
     ]
     assert {e["route"] for e in events} == {"replay_alerts"}
     assert events[1]["codes"] == ["E_PROFILE"] and events[1]["block_id"] == "20260113-F-GBPUSD"
@@ -57,7 +66,8 @@ def test_an_alert_log_lands_at_the_alerts_own_times(settings: Settings, database
 
 def test_what_the_webhook_landed_is_not_landed_again(make_app, settings: Settings, database_url: str, tmp_path: Path) -> None:
     assert run(make_app(), post("/tv", ALERT_EXPORT)).status_code == 200
-    log = write_alert_log(tmp_path / "alerts.csv", [(ALERT_EXPORT, datetime.now(UTC).isoformat()), (unique_export(9), ALERT_LOG_TIME)])
+    rows = [(ALERT_EXPORT, datetime.now(UTC).isoformat()), (unique_export(9), ALERT_LOG_TIME)]
+    log = write_alert_log(tmp_path / "alerts.csv", rows)
     counts = replay_alert_log(log, settings=settings)
     assert (counts.landed, counts.duplicates) == (1, 1)
     webhook = [e for e in fetch_events(database_url) if e["route"] == "tv"]

@@ -14,7 +14,12 @@ from ovc_assets.settings import Settings
 from ovc_assets.storage.postgres import connect
 from ovc_assets.storage.raw_events import ROUTE_TV
 from ovc_assets.storage.raw_store import FileRawStore
-from ovc_assets_tests.receiver.receiver_harness import eventually, fetch_events, run, set_database_accepting
+from ovc_assets_tests.receiver.receiver_harness import (
+    eventually,
+    fetch_events,
+    run,
+    set_database_accepting,
+)
 from ovc_assets_tests.receiver.receiver_payloads import unique_export
 
 

@@ -4,16 +4,42 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from ovc_assets.calendar import block_at
 from ovc_assets.errors import ErrorCode, OvcError
-from ovc_assets.receiver.config import TRADINGVIEW_ADDRESSES, client_address, is_allowed, parse_networks
-from ovc_assets.receiver.intake import MAX_BODY_BYTES, Arrival, admit, redact_credentials, token_matches
-from ovc_assets.storage.raw_events import ROUTE_COLD_FULL, ROUTE_REPLAY, ROUTE_TV, ROUTE_TV_SECURE
-from ovc_assets_tests.receiver.receiver_payloads import ALERT_BLOCK_ID, ALERT_EXPORT, FULL_EXPORT, TOKEN, envelope
+from ovc_assets.receiver.config import (
+    TRADINGVIEW_ADDRESSES,
+    client_address,
+    is_allowed,
+    load_receiver_config,
+    parse_networks,
+)
+from ovc_assets.receiver.intake import (
+    MAX_BODY_BYTES,
+    Arrival,
+    admit,
+    redact_credentials,
+    token_matches,
+)
+from ovc_assets.settings import Settings
+from ovc_assets.storage.raw_events import (
+    ROUTE_COLD_FULL,
+    ROUTE_REPLAY,
+    ROUTE_TV,
+    ROUTE_TV_SECURE,
+)
+from ovc_assets.storage.raw_store import FileRawStore
+from ovc_assets_tests.receiver.receiver_payloads import (
+    ALERT_BLOCK_ID,
+    ALERT_EXPORT,
+    FULL_EXPORT,
+    TOKEN,
+    envelope,
+)
 
 RECEIVED = datetime(2026, 1, 14, 10, 0, 7, tzinfo=UTC)
 
@@ -192,3 +218,22 @@ def test_a_bad_network_is_a_configuration_error() -> None:
     with pytest.raises(OvcError) as raised:
         parse_networks("tradingview, 300.1.1.1", "OVC_ALLOWED_IPS")
     assert raised.value.code is ErrorCode.CONFIG and "300.1.1.1" in raised.value.message
+
+
+def test_the_receiver_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, database_url=None, raw_store_url=(tmp_path / "raw").as_uri(), s3_endpoint_url=None)
+    store = FileRawStore(tmp_path / "raw")
+    monkeypatch.setenv("OVC_TOKEN", TOKEN)
+    monkeypatch.setenv("OVC_ALLOWED_IPS", "tradingview")
+    monkeypatch.setenv("OVC_TRUSTED_PROXIES", "10.0.0.1")
+    monkeypatch.setenv("OVC_DEDUPE_WINDOW_HOURS", "1.5")
+    config = load_receiver_config(settings, store)
+    assert (config.token, len(config.allowed_networks), len(config.trusted_proxies)) == (TOKEN, 4, 1)
+    assert config.dedupe_window == timedelta(minutes=90) and config.spool_dir == tmp_path / "raw" / ".spool"
+    assert TOKEN not in repr(config)
+    for name, value in (("OVC_ALLOWED_IPS", ","), ("OVC_DEDUPE_WINDOW_HOURS", "soon")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(OvcError) as raised:
+            load_receiver_config(settings, store)
+        assert raised.value.code is ErrorCode.CONFIG and name in raised.value.message
+        monkeypatch.delenv(name)

@@ -20,7 +20,13 @@ from ovc_assets.storage.raw_events import (
     land_events,
     select_events_for_window,
 )
-from ovc_assets_tests.receiver.receiver_payloads import ALERT_EXPORT, FULL_EXPORT, TOKEN, envelope, unique_export
+from ovc_assets_tests.receiver.receiver_payloads import (
+    ALERT_EXPORT,
+    FULL_EXPORT,
+    TOKEN,
+    envelope,
+    unique_export,
+)
 
 T0 = datetime(2026, 1, 14, 10, 0, 3, tzinfo=UTC)
 

@@ -23,7 +23,6 @@ from ovc_assets.storage.raw_store import FileRawStore
 from ovc_assets_tests.receiver.receiver_harness import wait_until
 from ovc_assets_tests.receiver.receiver_payloads import ALERT_EXPORT, unique_export
 
-CLI = Path(__file__).with_name("receiver_cli.py")
 START_TIMEOUT_SECONDS = 60
 
 
@@ -39,7 +38,7 @@ def serving(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[tuple[
     port = free_port()
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, str(CLI), "serve", "--port", str(port), "--workers", str(workers)],
+            [sys.executable, "-m", "ovc_assets.cli", "serve", "--port", str(port), "--workers", str(workers)],
             env=env, stdout=output, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"

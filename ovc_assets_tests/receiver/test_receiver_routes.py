@@ -159,11 +159,10 @@ def test_a_chunked_body_over_the_limit_is_counted_not_kept(make_app, database_ur
 def test_a_hostile_block_id_keeps_the_raw_key_inside_its_prefix(make_app, database_url: str, raw_root: Path) -> None:
     hostile = ALERT_EXPORT.replace(ALERT_BLOCK_ID, "../../etc/passwd").replace("sym=GBPUSD", "sym=../../etc/passwd")
 
+    hostile_bid = ALERT_EXPORT.replace(f"bid={ALERT_BLOCK_ID}", "bid=../../etc/passwd")
+
     async def scenario(client: httpx.AsyncClient) -> list[int]:
-        return [
-            (await client.post("/tv", content=hostile)).status_code,
-            (await client.post("/tv", content=ALERT_EXPORT.replace(f"bid={ALERT_BLOCK_ID}", "bid=../../etc/passwd"))).status_code,
-        ]
+        return [(await client.post("/tv", content=body)).status_code for body in (hostile, hostile_bid)]
 
     assert run(make_app(), scenario) == [400, 400]
     for event in fetch_events(database_url):

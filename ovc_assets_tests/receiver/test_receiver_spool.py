@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ovc_assets.receiver.intake import Arrival, admit
-from ovc_assets.receiver.spool import SEGMENT_MAGIC, Spool, decode_segment, encode_event
+from ovc_assets.receiver.spool import (
+    SEGMENT_MAGIC,
+    Spool,
+    SpoolFlusher,
+    decode_segment,
+    encode_event,
+    encode_events,
+)
 from ovc_assets.storage.raw_events import ROUTE_TV, LandingEvent
 from ovc_assets_tests.receiver.receiver_payloads import unique_export
 
@@ -61,3 +69,30 @@ def test_a_segment_goes_once_sealed_and_settled(tmp_path: Path) -> None:
     spool.settle(second, 1)
     spool.close()
     assert sorted(os.listdir(tmp_path)) == []
+
+
+def flush_batches(spool: Spool, batches: list[list[LandingEvent]]) -> list:
+    """Hand `batches` to a flusher at once; the segment (or None) each one got."""
+
+    async def scenario() -> list:
+        flusher = SpoolFlusher(spool)
+        flusher.start(asyncio.get_running_loop())
+        try:
+            return await asyncio.gather(*(flusher.submit(encode_events(batch), len(batch)) for batch in batches))
+        finally:
+            flusher.stop()
+
+    return asyncio.run(scenario())
+
+
+def test_the_flusher_makes_the_waiting_batches_durable_together(tmp_path: Path) -> None:
+    batches = [events(2, start=10 * number) for number in range(5)]
+    segments = flush_batches(Spool(tmp_path), batches)
+    assert len({segment.path for segment in segments}) == 1 and segments[0].appended == 10
+    assert decode_segment(segments[0].path.read_bytes()) == [event for batch in batches for event in batch]
+
+
+def test_the_flusher_answers_none_when_the_disk_refuses(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file")
+    assert flush_batches(Spool(blocked / "spool"), [events(1)]) == [None]
