@@ -31,6 +31,7 @@ test: $(VENV)/.installed-dev
 validate: $(VENV)/.installed
 	$(BIN)/dagster definitions validate -m ovc_assets.definitions
 	$(BIN)/dagster job list -m ovc_assets.definitions
+	$(BIN)/dagster job list -w workspace.yaml
 
 dev: $(VENV)/.installed
 	$(BIN)/ovc dev
