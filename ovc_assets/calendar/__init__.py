@@ -17,7 +17,6 @@ from ovc_assets.calendar.blocks import (
     parse_block_id,
 )
 from ovc_assets.calendar.fx_week import DEFAULT_CLOSURE_MONTH_DAYS, FxCalendar
-from ovc_assets.calendar.vectorized import BlockKeys, block_keys
 
 __all__ = [
     "BLOCK_LETTERS",
@@ -35,3 +34,15 @@ __all__ = [
     "date_ny_of",
     "parse_block_id",
 ]
+
+
+# The array form needs pandas; the block clock itself (and the webhook receiver) does not.
+_VECTORIZED_NAMES = frozenset({"BlockKeys", "block_keys"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _VECTORIZED_NAMES:
+        from ovc_assets.calendar import vectorized
+
+        return getattr(vectorized, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

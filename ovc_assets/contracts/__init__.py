@@ -19,16 +19,6 @@ from ovc_assets.contracts.render import (
     render_export,
     render_min_block,
 )
-from ovc_assets.contracts.schemas import (
-    BatchValidation,
-    FullExportSchema,
-    MinBlockSchema,
-    full_exports_frame,
-    min_blocks_frame,
-    schema_mismatches,
-    validate_full_exports,
-    validate_min_blocks,
-)
 from ovc_assets.contracts.sources import SourcePayload, read_payloads
 from ovc_assets.contracts.spec import (
     CONTRACT_NAMES,
@@ -79,3 +69,15 @@ __all__ = [
     "validate_full_exports",
     "validate_min_blocks",
 ]
+
+# The pandera schemas pull in pandas and pandera (~0.5 s, ~100 MB); the webhook receiver only
+# parses, so they load on first use.
+_SCHEMA_NAMES = frozenset({'BatchValidation', 'FullExportSchema', 'MinBlockSchema', 'full_exports_frame', 'min_blocks_frame', 'schema_mismatches', 'validate_full_exports', 'validate_min_blocks'})
+
+
+def __getattr__(name: str) -> object:
+    if name in _SCHEMA_NAMES:
+        from ovc_assets.contracts import schemas
+
+        return getattr(schemas, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
