@@ -218,6 +218,7 @@ class _Materialiser:
         self._urgent = False
         self._stopping = False
         self._unmarked: list[uuid.UUID] = []  # written, not yet recorded as such; this thread's own
+        self._unsettled: list[Segment] = []  # one entry per written object of a segment, settled after its mark
         self._thread = threading.Thread(target=self._run, name="ovc-raw-materialiser", daemon=True)
 
     def start(self) -> None:
@@ -267,10 +268,8 @@ class _Materialiser:
         while (chunk := self._next_chunk()) is not None:
             written = self._write(chunk)
             self._unmarked.extend(event.event_id for _, event in written)
+            self._unsettled.extend(segment for segment, _ in written if segment is not None)
             self._mark_written()
-            for segment, _ in written:
-                if segment is not None:
-                    self._spool.settle(segment, 1)
             with self._condition:
                 self._in_flight = 0
                 self._condition.notify_all()
@@ -322,7 +321,9 @@ class _Materialiser:
         return written
 
     def _mark_written(self) -> None:
-        """Record the written objects in the database; kept for the next try while it is down."""
+        """Record the written objects in the database; kept for the next try while it is down.
+        Their segments are settled only once the database says so: a segment removed before the
+        mark would leave the event pending with nothing left to replay it after a crash."""
         if not self._unmarked:
             return
         try:
@@ -332,6 +333,9 @@ class _Materialiser:
             log.warning("could not mark %d raw objects written yet: %s", len(self._unmarked), _first_line(error))
         else:
             self._unmarked.clear()
+            for segment in self._unsettled:
+                self._spool.settle(segment, 1)
+            self._unsettled.clear()
 
 
 class LandingService:
