@@ -55,11 +55,7 @@ from ovc_assets.dagster_instance import (
     sqlalchemy_psycopg2_url,
 )
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
-from ovc_assets.defs.blocks.history import (
-    BackfillProgress,
-    provider_rows,
-    reporting_progress_to,
-)
+from ovc_assets.backfill.engine import BackfillProgress, provider_rows, reporting_progress_to
 from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.providers.csv_candles import read_candle_csv

@@ -3,8 +3,7 @@
 import dagster as dg
 
 from ovc_assets.defs.blocks.assets import build_block_assets
-from ovc_assets.defs.blocks.history import build_hist_backfill_job
-from ovc_assets.defs.blocks.jobs import build_live_ingest_job
+from ovc_assets.defs.blocks.jobs import build_hist_backfill_job, build_live_ingest_job
 from ovc_assets.defs.blocks.schedules import (
     build_live_blocks_schedule,
     schedule_grace_minutes,

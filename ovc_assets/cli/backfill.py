@@ -36,17 +36,11 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from ovc_assets.backfill.engine import DEFAULT_CHUNK_BLOCKS, BackfillProgress, reporting_progress_to
+from ovc_assets.backfill.sources import INPUT_SOURCE_OF_PROVIDER, OANDA_SOURCE
 from ovc_assets.calendar import Block, FxCalendar, block_at
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS
-from ovc_assets.defs.blocks.history import (
-    CSV,
-    DEFAULT_CHUNK_BLOCKS,
-    INPUT_SOURCE_OF_PROVIDER,
-    OANDA,
-    OANDA_SOURCE,
-    BackfillProgress,
-    reporting_progress_to,
-)
+from ovc_assets.defs.blocks.history import CSV, OANDA
 from ovc_assets.defs.blocks.inprocess import run_block_range
 from ovc_assets.defs.partitions import partition_key_for_block
 from ovc_assets.defs.resources import PipelineSettings

@@ -2,15 +2,14 @@
 `ovc_block_details` (FULL exports from the cold path, 2H, opt-in)."""
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 
 import dagster as dg
 import psycopg
 
 from ovc_assets.defs.blocks.checks import check_specs, evaluate_checks
 from ovc_assets.defs.blocks.history import BlocksSourceConfig, ingest_history
-from ovc_assets.defs.metadata import markdown_table
+from ovc_assets.defs.blocks.window import WindowIngest
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.storage.assets import ovc_database_schema
 from ovc_assets.pipeline.block_rows import (
@@ -19,10 +18,9 @@ from ovc_assets.pipeline.block_rows import (
     FULL_DETAILS,
     MIN_BLOCKS,
     PayloadKind,
-    PreparedBlocks,
     prepare_rows,
 )
-from ovc_assets.runs.counts import RunCounts, tracked_step
+from ovc_assets.runs.counts import tracked_step
 from ovc_assets.runs.quality import data_quality
 from ovc_assets.runs.tags import RUN_TYPE_TAG, RunType
 from ovc_assets.storage.blocks import (
@@ -34,42 +32,6 @@ from ovc_assets.storage.raw_events import select_events_for_window
 
 OVC_BLOCKS = dg.AssetKey("ovc_blocks")
 OVC_BLOCK_DETAILS = dg.AssetKey("ovc_block_details")
-FAILURE_ROWS_SHOWN = 20
-COUNT_FIELDS = (
-    "received_events", "unique_events", "duplicate_events", "parse_ok", "parse_fail",
-    "insert_attempted", "insert_success", "insert_skipped", "insert_failed",
-)  # fmt: skip
-
-
-@dataclass
-class WindowIngest:
-    """What one step did to its window."""
-
-    start: datetime
-    end: datetime
-    counts: RunCounts
-    prepared: PreparedBlocks
-    merged: UpsertCounts
-
-    def metadata(self) -> dict[str, object]:
-        failures_by_code = sorted(self.counts.fail_by_code.items())
-        failures = [(e.event_id, ", ".join(e.codes), e.message) for e in self.prepared.rejected[:FAILURE_ROWS_SHOWN]]
-        return {
-            "window_start": self.start.isoformat(),
-            "window_end": self.end.isoformat(),
-            **{name: dg.MetadataValue.int(getattr(self.counts, name)) for name in COUNT_FIELDS},
-            "rows_inserted": dg.MetadataValue.int(self.merged.inserted),
-            "rows_updated": dg.MetadataValue.int(self.merged.updated),
-            "webhook_resends": dg.MetadataValue.int(self.prepared.webhook_resends),
-            "fail_by_code": dg.MetadataValue.md(
-                markdown_table(("code", "payloads"), failures_by_code) if failures_by_code else "no failures"
-            ),
-            "rejected_events": dg.MetadataValue.md(
-                markdown_table(("event_id", "codes", "message"), failures) if failures else "none"
-            ),
-            "schema_versions_seen": dg.MetadataValue.json(self.counts.schema_versions_seen),
-            "build_ids_seen": dg.MetadataValue.json(self.counts.build_ids_seen),
-        }
 
 
 def ingest_window(

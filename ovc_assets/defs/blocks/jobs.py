@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS
+from ovc_assets.defs.blocks.history import OANDA
 from ovc_assets.runs.tags import RunType, ovc_run_tags
 
 
@@ -13,4 +14,17 @@ def build_live_ingest_job(blocks_2h: dg.TimeWindowPartitionsDefinition):
         partitions_def=blocks_2h,
         tags=ovc_run_tags(RunType.LIVE_INGEST, input_source="tv_webhook", profile="MIN"),
         description="Land the TradingView alerts of 2H windows into ovc_blocks_v01 (LIVE_INGEST).",
+    )
+
+
+def build_hist_backfill_job():
+    """`hist_backfill_job`: `ovc_blocks` from provider candles (OANDA by default; edit the
+    config for CSV files). Launch it as a backfill over a partition range: with the asset's
+    single-run policy the range is one run that works through it in checkpointed chunks."""
+    return dg.define_asset_job(
+        "hist_backfill_job",
+        selection=dg.AssetSelection.assets(OVC_BLOCKS),
+        tags=ovc_run_tags(RunType.HIST_BACKFILL),
+        config={"ops": {OVC_BLOCKS.to_python_identifier(): {"config": {"source": OANDA}}}},
+        description="Backfill ovc_blocks_v01 from OANDA v20 or CSV candles resampled to 2H blocks (HIST_BACKFILL).",
     )
