@@ -185,3 +185,37 @@ def test_rolling_back_full_details_written_twice_restores_the_first_version(conn
     result = rollback_run(conn, "X")
     assert result.applied and result.tables["ovc_blocks_detail_v01"].restored == 1
     assert all_rows(conn) == before
+
+
+def test_another_run_writing_a_key_between_two_writes_of_the_run_is_a_conflict(conn) -> None:
+    """X writes K, Y writes K, X writes K again: without X the row would hold Y's version, so
+    restoring the version before X would silently discard Y's write. It is refused, naming Y,
+    unless forced."""
+    live = [_with(row, "P") for row in sorted(demo_live_rows())[:2]]
+    upsert_live_blocks(conn, live)
+    before = all_rows(conn)
+    upsert_provider_blocks(conn, _candle_rows(live, "X", 0.001))
+    upsert_provider_blocks(conn, _candle_rows(live[:1], "Y", 0.002))
+    upsert_provider_blocks(conn, _candle_rows(live, "X", 0.003))
+    interleaved = all_rows(conn)
+
+    refused = rollback_run(conn, "X")
+    assert not refused.applied and refused.later_runs == ["Y"] and refused.conflicted == 1
+    assert all_rows(conn) == interleaved
+
+    forced = rollback_run(conn, "X", force=True)
+    assert forced.applied and forced.later_runs == ["Y"]
+    assert all_rows(conn) == before
+
+
+def test_another_run_writing_a_key_the_run_inserted_before_the_run_rewrote_it_is_a_conflict(conn) -> None:
+    live = [_with(row, "X") for row in sorted(demo_live_rows())[:1]]
+    upsert_live_blocks(conn, live)  # X inserts K
+    upsert_live_blocks(conn, [_with(live[0], "Y", state_tag="BY_Y")])
+    upsert_live_blocks(conn, [_with(live[0], "X", state_tag="BY_X_AGAIN")])
+
+    refused = rollback_run(conn, "X")
+    assert not refused.applied and refused.later_runs == ["Y"]
+    forced = rollback_run(conn, "X", force=True)
+    assert forced.applied
+    assert conn.execute("SELECT count(*) FROM ovc.ovc_blocks_v01").fetchone() == (0,)  # absent before X
