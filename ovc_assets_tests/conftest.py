@@ -2,7 +2,12 @@
 
 `OVC_TEST_DATABASE_URL` set: tests use that server. Unset: a private embedded server is
 started for the session. Either way every test gets its own fresh database, cloned from a
-migrated template, so tests never share mutable state.
+migrated template, so tests never share mutable state; a test's databases are dropped when
+the test ends, so the cost of dropping them is spread over the run instead of charged to the
+last test.
+
+Nothing a test does lands in the checkout or a developer's real OVC_HOME / DAGSTER_HOME /
+database: the session starts with those variables pointing at a temporary folder (or unset).
 """
 
 from __future__ import annotations
@@ -24,6 +29,22 @@ from ovc_assets.storage.postgres import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# Variables that point at a developer's real data; no test may inherit them.
+REAL_DATA_VARIABLES = (
+    "OVC_DATABASE_URL", "OVC_DAGSTER_PG_URL", "OVC_RAW_STORE", "OVC_S3_ENDPOINT_URL", "DAGSTER_HOME",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_ovc_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """OVC_HOME of the whole session: a temporary folder, never `./.ovc` of the checkout. Tests
+    that need their own (`ovc_env`) override it per test."""
+    home = tmp_path_factory.mktemp("session_ovc_home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OVC_HOME", str(home))
+        for variable in REAL_DATA_VARIABLES:
+            patch.delenv(variable, raising=False)
+        yield home
 
 
 @pytest.fixture(scope="session")
@@ -53,24 +74,30 @@ def _drop_database(admin_dsn: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def create_test_database(postgres_server_dsn: str) -> Iterator[Callable[[bool], str]]:
-    """Factory: a new database (migrated or empty) on the test server; all dropped at the end."""
-    session_tag = uuid.uuid4().hex[:8]
-    created: list[str] = []
-    template_name = f"ovc_tpl_{session_tag}"
+def migrated_template(postgres_server_dsn: str) -> Iterator[str]:
+    """Name of the session's migrated template database, the source of every test database."""
+    template_name = f"ovc_tpl_{uuid.uuid4().hex[:8]}"
     _create_database(postgres_server_dsn, template_name)
-    created.append(template_name)
     migrate(dsn_for_database(postgres_server_dsn, template_name))
+    yield template_name
+    _drop_database(postgres_server_dsn, template_name)
+
+
+@pytest.fixture
+def create_test_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
+    """Factory: a new database (migrated or empty) on the test server, dropped (with the
+    Dagster storage a test may have made beside it) when the test ends."""
+    created: list[str] = []
 
     def create(migrated: bool = True) -> str:
-        name = f"ovc_test_{session_tag}_{len(created)}"
-        _create_database(postgres_server_dsn, name, template_name if migrated else None)
+        name = f"ovc_test_{uuid.uuid4().hex[:12]}"
+        _create_database(postgres_server_dsn, name, migrated_template if migrated else None)
         created.append(name)
         return dsn_for_database(postgres_server_dsn, name)
 
     yield create
     for name in reversed(created):
-        _drop_database(postgres_server_dsn, f"{name}_dagster")  # Dagster's storage, when a test made one
+        _drop_database(postgres_server_dsn, f"{name}_dagster")
         _drop_database(postgres_server_dsn, name)
 
 

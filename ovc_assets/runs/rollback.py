@@ -5,8 +5,9 @@ rows whose values change; the `ovc.record_row_history` trigger (sql/002) keeps t
 version of every row a run overwrote or deleted in `ovc.row_history`. So for each key a run
 touched in `ovc_blocks_v01`, `ovc_blocks_detail_v01` and `ovc_outcomes_v01`:
 
-- the state before the run is the `old_row` of the run's first history entry for that key,
-  unless that entry's `old_run_id` is the run itself (the run inserted the row first);
+- the state before the run is the `old_row` of the first history entry for that key that
+  involves the run (it replaced a version, or its version was replaced), unless that entry's
+  `old_run_id` is the run itself (the run inserted the row first);
 - a key with no such state (the run inserted it) is deleted; every other key gets its
   previous row back, byte for byte (timestamps included), by one set-based upsert.
 
@@ -14,7 +15,9 @@ All of it happens in one transaction, with the three tables locked against write
 history of the rollback's own changes attributed to the rollback (`SET LOCAL ovc.run_id`).
 
 Refusals: a key whose current version is no longer the run's (a later run updated or
-deleted it) makes the rollback refuse, listing those later runs, unless `force`, which
+deleted it), or that another run wrote between two writes of the run (restoring the state
+before the run would silently discard that write), makes the rollback refuse, listing those
+runs, unless `force`, which
 restores the pre-run state anyway and discards their changes of those keys (the report
 says so and is WARN). A rollback is never rolled back, a run is rolled back once, and a
 run still STARTED is refused unless `force`.
@@ -109,8 +112,11 @@ hist AS (
     WHERE h.table_name = %(table)s AND h.pk IN (SELECT pk FROM touched)
 ),
 own AS (
-    SELECT pk, min(history_id) AS first_id, max(history_id) AS last_id
-    FROM hist WHERE replaced_by_run_id = %(run_id)s GROUP BY pk
+    -- first_id: the run's first involvement with the key (it replaced a version, or its own
+    -- version was replaced); last_id: the last version the run replaced
+    SELECT pk, min(history_id) AS first_id,
+           max(history_id) FILTER (WHERE replaced_by_run_id = %(run_id)s) AS last_id
+    FROM hist WHERE replaced_by_run_id = %(run_id)s OR old_run_id = %(run_id)s GROUP BY pk
 ),
 keyed AS (
     SELECT t.pk,
@@ -120,7 +126,14 @@ keyed AS (
            coalesce(own.last_id, (SELECT min(h.history_id) - 1 FROM hist h
                                   WHERE h.pk = t.pk AND h.old_run_id = %(run_id)s)) AS since_id,
            cur.present, cur.run_id AS current_run_id,
-           latest.replaced_by_run_id AS latest_by, latest.operation AS latest_op
+           latest.replaced_by_run_id AS latest_by, latest.operation AS latest_op,
+           -- other runs that wrote the key between the run's first and last write: without
+           -- the run the row would hold their version, so the pre-run state would discard it
+           ARRAY(
+               SELECT DISTINCT coalesce(h.replaced_by_run_id, 'unknown') FROM hist h
+               WHERE h.pk = t.pk AND h.history_id >= own.first_id AND h.history_id < own.last_id
+                 AND h.replaced_by_run_id IS DISTINCT FROM %(run_id)s
+           ) AS interleaved_run_ids
     FROM touched t
     LEFT JOIN own ON own.pk = t.pk
     LEFT JOIN hist first_entry ON first_entry.history_id = own.first_id
@@ -139,7 +152,8 @@ SELECT %(table)s,
        CASE WHEN k.first_id IS NOT NULL AND k.first_old_run_id IS DISTINCT FROM %(run_id)s
             THEN k.first_old_row END,
        NOT ((k.present AND k.current_run_id IS NOT DISTINCT FROM %(run_id)s)
-            OR (k.present IS NULL AND k.latest_by IS NOT DISTINCT FROM %(run_id)s AND k.latest_op = 'DELETE')),
+            OR (k.present IS NULL AND k.latest_by IS NOT DISTINCT FROM %(run_id)s AND k.latest_op = 'DELETE'))
+           OR cardinality(k.interleaved_run_ids) > 0,
        ARRAY(
            SELECT DISTINCT coalesce(later.run_id, 'unknown') FROM (
                SELECT k.current_run_id AS run_id
@@ -148,6 +162,8 @@ SELECT %(table)s,
                SELECT h.replaced_by_run_id FROM hist h
                WHERE h.pk = k.pk AND h.history_id > coalesce(k.since_id, 9223372036854775807)
                  AND h.replaced_by_run_id IS DISTINCT FROM %(run_id)s
+               UNION ALL
+               SELECT unnest(k.interleaved_run_ids)
            ) AS later
        )
 FROM keyed k
