@@ -63,6 +63,8 @@ class ErrorCode(StrEnum):
     RAW_STORE_SCHEME = "E_RAW_STORE_SCHEME"
     RAW_STORE_KEY = "E_RAW_STORE_KEY"
     RAW_STORE_UNAVAILABLE = "E_RAW_STORE_UNAVAILABLE"
+    # Input files of the command line (alert logs, export lists).
+    INPUT_FORMAT = "E_INPUT_FORMAT"
 
 
 class OvcError(Exception):

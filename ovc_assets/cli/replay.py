@@ -19,7 +19,8 @@ def spool_command() -> None:
     counts = result.segments
     typer.echo(
         f"{counts.segments} segment(s) replayed: {counts.landed} landed, {counts.duplicates} duplicate(s), "
-        f"{counts.skipped} already landed; {counts.raw_written + result.pending_raw_written} raw object(s) written"
+        f"{counts.skipped} already landed, {counts.quarantined} quarantined; "
+        f"{counts.raw_written + result.pending_raw_written} raw object(s) written"
     )
 
 
@@ -30,12 +31,10 @@ def alerts_command(
     """Land every payload of an exported TradingView alert log at the alert's own time.
 
     Payloads already landed (by the webhook, or an earlier replay) are skipped. Exits 1 if
-    a row had no usable time or a payload could not be landed.
+    a row had no usable time or a payload could not be landed; 2 (`error E_INPUT_FORMAT`)
+    for a file that is not an alert log, names a column twice or holds an unreadable row.
     """
-    try:
-        counts = replay_alert_log(file)
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="FILE") from None
+    counts = replay_alert_log(file)
     for problem in counts.problems:
         typer.echo(f"{file}: {problem}", err=True)
     typer.echo(f"{file}: {_summary(counts)}")

@@ -51,12 +51,14 @@ from ovc_assets.receiver.logs import (
 )
 from ovc_assets.receiver.spool import Spool, SpoolFlusher, encode_events
 from ovc_assets.settings import load_settings
-from ovc_assets.storage.postgres import check_reachable, resolve_dsn
+from ovc_assets.storage.postgres import connect, resolve_dsn
 from ovc_assets.storage.raw_events import (
     ROUTE_TV,
     ROUTE_TV_SECURE,
     LandingEvent,
     LandingOutcome,
+    count_quarantined,
+    is_event_error,
     land_events_async,
 )
 from ovc_assets.storage.raw_store import RawStore, open_raw_store
@@ -66,6 +68,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 256
 BATCH_SLOTS = 3
 """Batches in flight at once per worker (see `GroupCommitWriter`): 3 and 4 measured best of 1 to 6."""
+UNMATCHED_ROUTE = "-"
+"""The route logged for a request no route matched."""
 MAX_COUNTED_BYTES = 1024 * 1024
 """How much of an oversized body is read (and dropped) before the receiver stops reading."""
 
@@ -173,6 +177,10 @@ class GroupCommitWriter:
                 await slot.connection.execute(SESSION_SETUP_SQL)
             return await land_events_async(slot.connection, events, self._service.dedupe_window)
         except psycopg.Error as error:
+            if is_event_error(error):
+                # One event's data, not the database: land the batch without it (rare, so on a
+                # thread, one transaction per half until the refused events stand alone).
+                return await asyncio.to_thread(self._service.land_in_database, events)
             if slot.connection is not None:
                 await slot.connection.close()
             self._service.database_failed(error)
@@ -196,16 +204,18 @@ class Receiver:
         return await self._webhook(request, ROUTE_TV_SECURE)
 
     async def health(self, request: Request) -> Response:
-        """Database and raw-store reachability, and the landing backlog; 503 if either is down."""
+        """Database and raw-store reachability, the landing path and its backlog, and how many
+        events are quarantined; 503 if either store is down or landing in the database fails."""
         started = time.perf_counter()
-        database, raw_store = await asyncio.gather(
-            asyncio.to_thread(_probe, check_reachable, self._dsn), asyncio.to_thread(_probe, self._store.check)
+        (database, quarantined), raw_store = await asyncio.gather(
+            asyncio.to_thread(_database_health, self._dsn), asyncio.to_thread(_probe, self._store.check)
         )
-        ok = database == "ok" and raw_store == "ok"
+        landing = self._service.status()
+        ok = database == "ok" and raw_store == "ok" and not landing["database_down"]
         status = 200 if ok else 503
         log_request(request.url.path, status, started, client=request.client.host if request.client else None)
         return JSONResponse(
-            {"ok": ok, "database": database, "raw_store": raw_store, "landing": self._service.status()},
+            {"ok": ok, "database": database, "raw_store": raw_store, "quarantined_events": quarantined, "landing": landing},
             status_code=status,
         )
 
@@ -213,7 +223,10 @@ class Receiver:
         started = time.perf_counter()
         received_at = datetime.now(UTC)
         peer = request.client.host if request.client else None
-        client = client_address(peer, request.headers.get("x-forwarded-for"), self._config.trusted_proxies)
+        # Every X-Forwarded-For line, in order: a proxy may append its own line after one the
+        # sender wrote, and the first line alone would be the sender's choice.
+        forwarded_for = ",".join(request.headers.getlist("x-forwarded-for"))
+        client = client_address(peer, forwarded_for, self._config.trusted_proxies)
         if not is_allowed(client, self._config.allowed_networks):
             # Not landed: the allow-list exists to keep strangers' bodies out of the archive.
             log_request(route, 403, started, client=client, codes=[ErrorCode.AUTH])
@@ -242,6 +255,8 @@ class Receiver:
             }
         else:
             content = _refusal_content(verdict) | {"event_id": str(receipt.event_id), "duplicate": receipt.duplicate}
+        if receipt.quarantined:
+            content["quarantined"] = True
         log_request(
             route, verdict.status, started, client=client, codes=verdict.codes,
             event_id=str(receipt.event_id), duplicate=receipt.duplicate, size=size,
@@ -277,6 +292,17 @@ async def _read_body(request: Request) -> tuple[bytes, int]:
     return b"".join(kept), max(size, int(declared) if declared and declared.isdigit() else 0)
 
 
+def _database_health(dsn: str) -> tuple[str, int | None]:
+    """'ok' and the number of quarantined events, or what is wrong and None."""
+    try:
+        with connect(dsn, autocommit=True) as conn:
+            return "ok", count_quarantined(conn)
+    except OvcError as error:
+        return f"unavailable: {error.message}", None
+    except psycopg.Error as error:
+        return f"failing: {type(error).__name__} ({error.sqlstate or 'no SQLSTATE'})", None
+
+
 def _probe(check: Callable[..., object], *args: object) -> str:
     try:
         check(*args)
@@ -295,7 +321,8 @@ def _refusal(verdict: Verdict) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    log_request(request.url.path[:200], exc.status_code, time.perf_counter())
+    # Not the path: a sender may put the token there (`/tv_secure/<token>`).
+    log_request(UNMATCHED_ROUTE, exc.status_code, time.perf_counter(), method=request.method[:10])
     return JSONResponse(
         {"ok": False, "codes": [], "message": exc.detail}, status_code=exc.status_code, headers=exc.headers
     )

@@ -12,7 +12,6 @@ objects), so these events are stored, deduplicated and keyed exactly like webhoo
 
 from __future__ import annotations
 
-import csv
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -20,7 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ovc_assets.contracts.sources import ALERT_LOG_EXPORT_COLUMN
+import psycopg
+
+from ovc_assets.contracts.sources import (
+    ALERT_LOG_TIME_COLUMN,
+    read_alert_log,
+    read_text,
+)
+from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.receiver.config import load_receiver_config
 from ovc_assets.receiver.intake import Arrival, admit
 from ovc_assets.receiver.landing import (
@@ -36,8 +42,11 @@ from ovc_assets.storage.postgres import check_reachable, connect, resolve_dsn
 from ovc_assets.storage.raw_events import PARSE_REJECTED, ROUTE_COLD_FULL, ROUTE_REPLAY
 from ovc_assets.storage.raw_store import RawStore, open_raw_store
 
-ALERT_LOG_TIME_COLUMN = "Time"
 DRAIN_TIMEOUT_SECONDS = 600.0
+EARLIEST_ALERT_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_ALERT_TOLERANCE = timedelta(days=1)
+"""An alert-log time outside [2000, now + 1 day] is a damaged row: a year-9999 alert would
+otherwise win its block's "latest receipt" for ever."""
 
 
 @dataclass
@@ -130,28 +139,32 @@ def replay_alert_log(
 ) -> LandingCounts:
     """Land every payload of a TradingView alert-log CSV as a `replay_alerts` event received
     at the alert's time; payloads already landed (by the webhook or an earlier replay) are
-    skipped. `ValueError` if the file is not an alert log."""
+    skipped. `OvcError` (`E_INPUT_FORMAT`) if the file is not an alert log or cannot be read
+    unambiguously; nothing is landed then."""
     problems: list[str] = []
-    arrivals = list(_alert_log_arrivals(path, problems))
+    arrivals = list(_alert_log_arrivals(path, problems, now=datetime.now(UTC)))
     with _batch_landing(settings, dsn, store) as land:
         counts = land(arrivals)
     counts.problems = problems
     return counts
 
 
-def _alert_log_arrivals(path: Path, problems: list[str]) -> Iterator[Arrival]:
-    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as file:
-        reader = csv.DictReader(file)
-        missing = {ALERT_LOG_EXPORT_COLUMN, ALERT_LOG_TIME_COLUMN} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path} is not a TradingView alert log: no column {', '.join(sorted(missing))}")
-        for row in reader:
-            line = reader.line_num
-            payload = _as_bytes(row.get(ALERT_LOG_EXPORT_COLUMN) or "")
-            received_at = _alert_time(row.get(ALERT_LOG_TIME_COLUMN) or "")
-            if received_at is None:
-                problems.append(f"line {line}: no usable {ALERT_LOG_TIME_COLUMN} (ISO 8601 with a zone)")
-                continue
+def _alert_log_arrivals(path: Path, problems: list[str], now: datetime) -> Iterator[Arrival]:
+    try:
+        text = read_text(path)
+    except OSError as error:
+        raise OvcError(ErrorCode.INPUT_FORMAT, f"cannot read {path}: {error.strerror}") from None
+    for row in read_alert_log(text, str(path), require_time=True):
+        received_at = _alert_time(row.time or "")
+        if received_at is None:
+            problems.append(f"line {row.line}: no usable {ALERT_LOG_TIME_COLUMN} (ISO 8601 with a zone)")
+        elif not EARLIEST_ALERT_TIME <= received_at <= now + FUTURE_ALERT_TOLERANCE:
+            problems.append(
+                f"line {row.line}: {ALERT_LOG_TIME_COLUMN} {received_at.isoformat()} is before "
+                f"{EARLIEST_ALERT_TIME.year} or in the future"
+            )
+        else:
+            payload = _as_bytes(row.export)
             yield Arrival(ROUTE_REPLAY, payload, len(payload), received_at)
 
 
@@ -189,6 +202,12 @@ def replay_spool(settings: Settings | None = None, *, dsn: str | None = None, st
     config = load_receiver_config(settings, store)
     spool = Spool(config.spool_dir)
     with connect(dsn, autocommit=True) as conn:
-        segments = replay_orphan_segments(conn, store, spool, config.dedupe_window)
-        pending = write_pending_raw(conn, store, min_age=timedelta(0))
+        try:
+            segments = replay_orphan_segments(conn, store, spool, config.dedupe_window)
+            pending = write_pending_raw(conn, store, min_age=timedelta(0))
+        except psycopg.Error as error:
+            # Not one event's fault (those are quarantined): the database failed; every
+            # segment not yet settled stays for the next replay.
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            raise OvcError(ErrorCode.DB_UNREACHABLE, f"replay stopped, the database failed: {reason}") from None
     return SpoolReplay(segments, pending)

@@ -46,6 +46,12 @@ REDACTED_JSON_VALUE = json.dumps(REDACTED)
 MIN_SECRET_LENGTH_FOR_LITERAL_REDACTION = 8
 
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_LOOSE_PAIR = re.compile(
+    rf'({_JSON_STRING.pattern})[ \t\n\r]*:[ \t\n\r]*("(?:[^"\\]|\\.)*"?|[^,}}\]\s"]+)', re.DOTALL
+)
+"""A key and its value (a string, unterminated in a cut body, or a bare word such as a
+number) anywhere in a text."""
 _JSON_DECODER = json.JSONDecoder()
 _ACCEPTED_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _ACCEPTED_MEDIA_TYPES = frozenset({"", "text/plain", "application/json", "application/octet-stream"})
@@ -206,49 +212,75 @@ def token_matches(given: str, secret: str) -> bool:
 
 
 def redact_credentials(body: bytes, text: str | None, secret: str | None) -> bytes:
-    """`body` with every top-level `token` value of a JSON object replaced by `"***"`, and
-    every occurrence of the configured secret by `***`; all other bytes are kept as sent."""
-    if text is not None:
-        spans = _token_value_spans(text)
-        if spans:
-            pieces, position = [], 0
-            for start, end in spans:
-                pieces += [text[position:start], REDACTED_JSON_VALUE]
+    """`body` with its credentials replaced by `"***"` and every other byte kept as sent.
+
+    In a body that is one JSON object, the values of its top-level `token` keys. In any other
+    body (not JSON, malformed, with a BOM or trailing bytes, invalid UTF-8, cut at the size
+    limit, nested too deep to parse) the value of every `"token": ...` pair anywhere, however
+    its key or value is escaped. And everywhere, a configured secret long enough not to match
+    ordinary data, as written or inside a JSON string that spells it with escapes.
+    """
+    # Bytes that are not UTF-8 ride through as surrogate escapes and come back unchanged.
+    scanned = text if text is not None else body.decode("utf-8", "surrogateescape")
+    spans = _token_value_spans(scanned)
+    if spans is None:
+        spans = [match.span(2) for match in _LOOSE_PAIR.finditer(scanned) if _json_string(match[1]) == "token"]
+    literal_secret = secret if secret and len(secret) >= MIN_SECRET_LENGTH_FOR_LITERAL_REDACTION else None
+    if literal_secret and "\\" in scanned:
+        spans += [
+            match.span() for match in _JSON_STRING.finditer(scanned)
+            if "\\" in match[0] and literal_secret in (_json_string(match[0]) or "")
+        ]
+    if spans:
+        pieces, position = [], 0
+        for start, end in sorted(spans):
+            if start >= position:
+                pieces += [scanned[position:start], REDACTED_JSON_VALUE]
                 position = end
-            pieces.append(text[position:])
-            body = "".join(pieces).encode("utf-8")
-    if secret and len(secret) >= MIN_SECRET_LENGTH_FOR_LITERAL_REDACTION:
-        body = body.replace(secret.encode("utf-8"), REDACTED.encode())
+        pieces.append(scanned[position:])
+        body = "".join(pieces).encode("utf-8", "surrogateescape")
+    if literal_secret:
+        body = body.replace(literal_secret.encode("utf-8"), REDACTED.encode())
     return body
 
 
-def _token_value_spans(text: str) -> list[tuple[int, int]]:
-    """Where the values of the top-level `token` keys are, if `text` is one JSON object."""
+def _json_string(literal: str) -> str | None:
+    """The text a JSON string literal (quotes included) stands for; None if it is malformed."""
+    try:
+        return json.loads(literal)
+    except ValueError:
+        return None
+
+
+def _token_value_spans(text: str) -> list[tuple[int, int]] | None:
+    """Where the values of the top-level `token` keys are if `text` is one JSON object
+    (empty if it has none), None if it is anything else."""
     try:
         position = _JSON_WHITESPACE.match(text).end()
         if text[position : position + 1] != "{":
-            return []
+            return None
         spans: list[tuple[int, int]] = []
         position = _JSON_WHITESPACE.match(text, position + 1).end()
         if text[position] == "}":
-            return []
+            return [] if _JSON_WHITESPACE.match(text, position + 1).end() == len(text) else None
         while True:
             key, position = _JSON_DECODER.raw_decode(text, position)
             position = _JSON_WHITESPACE.match(text, position).end()
             if text[position] != ":":
-                return []
+                return None
             value_start = _JSON_WHITESPACE.match(text, position + 1).end()
             _, position = _JSON_DECODER.raw_decode(text, value_start)
             if key == "token":
                 spans.append((value_start, position))
             position = _JSON_WHITESPACE.match(text, position).end()
             if text[position] == "}":
-                return spans if _JSON_WHITESPACE.match(text, position + 1).end() == len(text) else []
+                return spans if _JSON_WHITESPACE.match(text, position + 1).end() == len(text) else None
             if text[position] != ",":
-                return []
+                return None
             position = _JSON_WHITESPACE.match(text, position + 1).end()
-    except (ValueError, IndexError):
-        return []
+    except (ValueError, IndexError, RecursionError):
+        # RecursionError: a value nested about a thousand deep is beyond the JSON decoder.
+        return None
 
 
 def _block_identity(result: ParseResult | None, received_at: datetime) -> tuple[str | None, str | None, datetime]:

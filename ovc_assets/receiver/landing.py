@@ -42,7 +42,7 @@ from ovc_assets.storage.raw_events import (
     Disposition,
     LandingEvent,
     LandingOutcome,
-    land_events,
+    land_events_isolating,
     mark_raw_written,
     select_pending_among,
     select_pending_raw,
@@ -88,6 +88,7 @@ class Receipt:
     duplicate: bool
     durable: bool
     in_database: bool = False
+    quarantined: bool = False
 
 
 @dataclass
@@ -98,6 +99,7 @@ class SpoolReplayCounts:
     landed: int = 0
     duplicates: int = 0
     skipped: int = 0
+    quarantined: int = 0
     raw_written: int = 0
 
     def add(self, outcomes: Sequence[LandingOutcome]) -> None:
@@ -106,6 +108,8 @@ class SpoolReplayCounts:
                 self.landed += 1
             elif outcome.disposition is Disposition.DUPLICATE:
                 self.duplicates += 1
+            elif outcome.disposition is Disposition.QUARANTINED:
+                self.quarantined += 1
             else:
                 self.skipped += 1
 
@@ -135,7 +139,8 @@ class _LazyConnection:
 
 
 def _owns_raw_object(event: LandingEvent, outcome: LandingOutcome) -> bool:
-    """Whether the event is a row of its own whose raw object is not known to be written."""
+    """Whether the event is stored as itself (a row, or quarantined) with its raw object not
+    known to be written."""
     return outcome.landed_as == event.event_id and not event.raw_written
 
 
@@ -157,14 +162,19 @@ def replay_orphan_segments(
     conn: psycopg.Connection, store: RawStore, spool: Spool, dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW
 ) -> SpoolReplayCounts:
     """Land every event of the segments dead processes left, write their missing raw objects,
-    and delete each segment once it is fully settled. Safe to run again at any point."""
+    and delete each segment once it is fully settled. Safe to run again at any point. An event
+    the database refuses for its own data is quarantined (with its raw object written); any
+    other database error is raised, leaving the segment for the next replay."""
     counts = SpoolReplayCounts()
     for claimed in spool.claim_orphans():
         settled = False
         try:
+            quarantined = set()
             for start in range(0, len(claimed.events), LANDING_CHUNK):
-                counts.add(land_events(conn, claimed.events[start : start + LANDING_CHUNK], dedupe_window))
-            pending = select_pending_among(conn, [event.event_id for event in claimed.events])
+                outcomes = land_events_isolating(conn, claimed.events[start : start + LANDING_CHUNK], dedupe_window)
+                counts.add(outcomes)
+                quarantined.update(o.event_id for o in outcomes if o.disposition is Disposition.QUARANTINED)
+            pending = select_pending_among(conn, [event.event_id for event in claimed.events]) | quarantined
             needing_raw = [event for event in claimed.events if event.event_id in pending]
             written = [e.event_id for e, ok in zip(needing_raw, _write_raw_objects(store, needing_raw)) if ok]
             mark_raw_written(conn, written)
@@ -363,6 +373,8 @@ class LandingService:
         self._maintenance_connection = _LazyConnection(dsn)
         self._last_batch_at = 0.0
         self._database_down = False
+        self._last_database_error: str | None = None
+        self._quarantined = 0
         self._unlanded: list[tuple[Segment, LandingEvent]] = []
         self._unlanded_lock = threading.Lock()
         self._stop = threading.Event()
@@ -382,14 +394,18 @@ class LandingService:
         except OSError as error:
             log.error("spool %s: %s; landing in the database only", self.spool.directory, error.strerror or error)
             segment = None
-        outcomes = None
-        if self.database_available:
-            try:
-                with self._writer_connection.use() as conn:
-                    outcomes = land_events(conn, events, self.dedupe_window)
-            except psycopg.Error as error:
-                self.database_failed(error)
+        outcomes = self.land_in_database(events) if self.database_available else None
         return self.conclude(segment, events, outcomes)
+
+    def land_in_database(self, events: Sequence[LandingEvent]) -> list[LandingOutcome] | None:
+        """Land a batch in one transaction, quarantining the events the database refuses for
+        their own data; None (and the database counts as down) on any other database error."""
+        try:
+            with self._writer_connection.use() as conn:
+                return land_events_isolating(conn, events, self.dedupe_window)
+        except psycopg.Error as error:
+            self.database_failed(error)
+            return None
 
     # The rest of `land`, for the receiver's asyncio writer.
 
@@ -400,8 +416,9 @@ class LandingService:
 
     def database_failed(self, error: Exception) -> None:
         """Note a failed batch transaction: batches go to the spool and raw store only now."""
+        self._last_database_error = _first_line(error)
         if not self._database_down:
-            log.error("database unavailable, spooling events until it is back: %s", _first_line(error))
+            log.error("database unavailable, spooling events until it is back: %s", self._last_database_error)
         self._database_down = True
 
     def conclude(
@@ -416,7 +433,13 @@ class LandingService:
         self._materialiser.submit(segment, needing_raw)
         if segment is not None:
             self.spool.settle(segment, len(events) - len(needing_raw))
-        return [Receipt(o.landed_as, o.duplicate, durable=True, in_database=True) for o in outcomes]
+        receipts = [
+            Receipt(o.landed_as, o.duplicate, durable=True, in_database=True,
+                    quarantined=o.disposition is Disposition.QUARANTINED)
+            for o in outcomes
+        ]
+        self._note_quarantined(sum(receipt.quarantined for receipt in receipts))
+        return receipts
 
     def drain(self, timeout: float) -> bool:
         """Write every queued raw object now; whether that finished within `timeout`."""
@@ -436,6 +459,8 @@ class LandingService:
         """Counters for the health endpoint."""
         return {
             "database_down": self._database_down,
+            "last_database_error": self._last_database_error if self._database_down else None,
+            "quarantined_by_this_worker": self._quarantined,
             "spooled_awaiting_database": self.unlanded_count(),
             "raw_objects_queued": self._materialiser.backlog(),
             "spool_unsettled": self.spool.backlog(),
@@ -445,6 +470,12 @@ class LandingService:
         """Events spooled while the database was down and not landed since."""
         with self._unlanded_lock:
             return len(self._unlanded)
+
+    def _note_quarantined(self, count: int) -> None:
+        if count:
+            self._quarantined += count
+            log.warning("%d event(s) refused by the database for their own data: quarantined in "
+                        "ovc.raw_event_quarantine, the rest of their batch landed", count)
 
     def _writer_is_busy(self) -> bool:
         return time.monotonic() - self._last_batch_at < self._tuning.idle_gap_seconds
@@ -460,7 +491,11 @@ class LandingService:
     def _maintain(self) -> None:
         tuning = self._tuning
         next_orphan_scan = next_sweep = 0.0
-        pause = 0.0  # the first pass, at start-up, replays what a previous process left
+        # The first pass, at start-up, settles all a dead process left: its segments, and the
+        # raw objects of events it landed but never spooled (killed between its commit and its
+        # segment write, or a machine crash before the fdatasync), whatever their age.
+        sweep_min_age = timedelta(0)
+        pause = 0.0
         while not self._stop.wait(pause):
             pause = tuning.maintenance_interval_seconds
             try:
@@ -474,10 +509,13 @@ class LandingService:
                             log.info("replayed %d spool segment(s): %s", counts.segments, counts)
                         next_orphan_scan = now + tuning.orphan_scan_interval_seconds
                     if now >= next_sweep:
-                        write_pending_raw(conn, self.store, tuning.pending_sweep_min_age)
+                        written = write_pending_raw(conn, self.store, sweep_min_age)
+                        if written:
+                            log.info("wrote %d pending raw object(s) from the database", written)
+                        sweep_min_age = tuning.pending_sweep_min_age
                         next_sweep = now + tuning.pending_sweep_interval_seconds
             except psycopg.Error as error:
-                log.debug("maintenance: database unavailable: %s", _first_line(error))
+                log.warning("landing maintenance: database unavailable, retrying in %.1fs: %s", pause, _first_line(error))
             except Exception:  # a bug here must not end recovery for the life of the process
                 log.exception("maintenance pass failed")
 
@@ -487,7 +525,8 @@ class LandingService:
             backlog = list(self._unlanded)
         for start in range(0, len(backlog), LANDING_CHUNK):
             chunk = backlog[start : start + LANDING_CHUNK]
-            outcomes = land_events(conn, [event for _, event in chunk], self.dedupe_window)
+            outcomes = land_events_isolating(conn, [event for _, event in chunk], self.dedupe_window)
+            self._note_quarantined(sum(o.disposition is Disposition.QUARANTINED for o in outcomes))
             for (segment, event), outcome in zip(chunk, outcomes):
                 if _owns_raw_object(event, outcome):
                     self._materialiser.submit(segment, [event])

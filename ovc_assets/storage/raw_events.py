@@ -75,6 +75,21 @@ ORDER BY landed_at, event_id
 LIMIT %s
 """
 
+QUARANTINE_EVENT_SQL = """
+INSERT INTO ovc.raw_event_quarantine (event_id, received_at, route, raw_key, metadata, body, sqlstate, error)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (event_id) DO NOTHING
+"""
+
+COUNT_QUARANTINED_SQL = """
+SELECT count(*) FROM ovc.raw_event_quarantine
+WHERE received_at >= coalesce(%s, '-infinity'::timestamptz) AND received_at < coalesce(%s, 'infinity'::timestamptz)
+"""
+
+EVENT_ERROR_SQLSTATE_CLASSES = frozenset({"22", "23", "54"})
+"""SQLSTATE classes of an error that belongs to the data landed (data exception, integrity
+constraint, a program limit such as an index row too large), not to the database."""
+
 MARK_RAW_WRITTEN_SQL = """
 UPDATE ovc.raw_events SET raw_status = 'written' WHERE event_id = ANY(%s::uuid[]) AND raw_status = 'pending'
 """
@@ -117,6 +132,8 @@ class Disposition(StrEnum):
     """A resend on a live route, counted on the original event."""
     SKIPPED = "skipped"
     """Nothing changed: already landed by its event id, or a batch-route repeat."""
+    QUARANTINED = "quarantined"
+    """Refused by the database for its own data (`ovc.raw_event_quarantine` holds it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +191,51 @@ async def land_events_async(
         return []
     cursor = await conn.execute(LAND_EVENTS_SQL, _landing_parameters(events, dedupe_window), binary=True)
     return _outcomes(events, await cursor.fetchall())
+
+
+def is_event_error(error: psycopg.Error) -> bool:
+    """Whether a failed landing is the fault of the data landed (see
+    `EVENT_ERROR_SQLSTATE_CLASSES`) rather than of the database or its connection."""
+    return (error.sqlstate or "")[:2] in EVENT_ERROR_SQLSTATE_CLASSES
+
+
+def land_events_isolating(
+    conn: psycopg.Connection, events: Sequence[LandingEvent], dedupe_window: timedelta = DEFAULT_DEDUPE_WINDOW
+) -> list[LandingOutcome]:
+    """`land_events` on an autocommit connection, where an event the database refuses for its
+    own data (`is_event_error`) is set aside in `ovc.raw_event_quarantine` (outcome
+    `QUARANTINED`) and the rest of its batch lands. The batch is halved until the refused
+    events stand alone, each half a transaction of its own. Any other `psycopg.Error` (the
+    database unreachable, a missing migration) is raised: the whole batch is to be retried.
+    """
+    try:
+        return land_events(conn, events, dedupe_window)
+    except psycopg.Error as error:
+        if not is_event_error(error):
+            raise
+        if len(events) == 1:
+            quarantine_event(conn, events[0], error)
+            return [LandingOutcome(events[0].event_id, events[0].event_id, Disposition.QUARANTINED)]
+        middle = len(events) // 2
+        return land_events_isolating(conn, events[:middle], dedupe_window) + land_events_isolating(
+            conn, events[middle:], dedupe_window
+        )
+
+
+def quarantine_event(conn: psycopg.Connection, event: LandingEvent, error: psycopg.Error) -> None:
+    """Set `event` aside with the database's reason; a second time changes nothing."""
+    metadata = json.dumps(event_fields(event), separators=(",", ":")).encode()
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:500].replace("\x00", "")
+    conn.execute(
+        QUARANTINE_EVENT_SQL,
+        (event.event_id, event.received_at, event.route, event.raw_key, metadata, event.body,
+         error.sqlstate or "", reason),
+    )
+
+
+def count_quarantined(conn: psycopg.Connection, received_from: datetime | None = None, received_to: datetime | None = None) -> int:
+    """How many events are quarantined, all of them or those received in [from, to)."""
+    return conn.execute(COUNT_QUARANTINED_SQL, (received_from, received_to)).fetchone()[0]
 
 
 def _landing_parameters(events: Sequence[LandingEvent], dedupe_window: timedelta) -> tuple[object, ...]:

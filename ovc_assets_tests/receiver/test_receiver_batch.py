@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -83,8 +86,9 @@ def test_rows_without_a_usable_time_are_reported(settings: Settings, tmp_path: P
 def test_a_file_that_is_not_an_alert_log_is_refused(settings: Settings, tmp_path: Path) -> None:
     other = tmp_path / "other.csv"
     other.write_text("a,b\n1,2\n")
-    with pytest.raises(ValueError, match="not a TradingView alert log"):
+    with pytest.raises(OvcError, match="not a TradingView alert log") as raised:
         replay_alert_log(other, settings=settings)
+    assert raised.value.code is ErrorCode.INPUT_FORMAT
 
 
 def test_land_cold_full(settings: Settings, database_url: str) -> None:
@@ -115,3 +119,48 @@ def test_serve_refuses_to_start_with_pending_migrations(ovc_env: dict[str, str],
     result = CliRunner().invoke(cli, ["serve", "--port", "1"])
     assert isinstance(result.exception, OvcError) and result.exception.code is ErrorCode.CONFIG
     assert "ovc db migrate" in result.exception.message
+
+
+def run_ovc(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The `ovc` command in its own process, as a user runs it (exit codes, one-line errors)."""
+    return subprocess.run(
+        [sys.executable, "-m", "ovc_assets.cli", *arguments],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_a_field_over_the_csv_limit_is_a_coded_error_in_validate_and_replay(ovc_env: dict[str, str], tmp_path: Path) -> None:
+    huge = "x" * (200 * 1024)
+    log = write_alert_log(tmp_path / "alerts.csv", [(ALERT_EXPORT, ALERT_LOG_TIME), (huge, ALERT_LOG_TIME)])
+    for command in (["contract", "validate", str(log)], ["replay", "alerts", str(log)]):
+        result = run_ovc(*command, env=ovc_env)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            f"error E_INPUT_FORMAT: {log}: line 3: not readable as CSV: field larger than field limit (131072)"
+        ]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_header_naming_description_twice_is_refused_by_validate_and_replay(ovc_env: dict[str, str], tmp_path: Path) -> None:
+    log = tmp_path / "alerts.csv"
+    with log.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["Alert ID", "Description", "Time", "Description"])
+        writer.writerow(["1", ALERT_EXPORT, ALERT_LOG_TIME, unique_export(3)])
+    for command in (["contract", "validate", str(log)], ["replay", "alerts", str(log)]):
+        result = run_ovc(*command, env=ovc_env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stderr.strip() == f"error E_INPUT_FORMAT: {log}: the header names Description more than once"
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+00:00", "9999-12-31T00:00:00+00:00", "1999-12-31T23:59:59+00:00"])
+def test_alert_times_before_2000_or_in_the_future_are_problems_not_events(
+    settings: Settings, database_url: str, tmp_path: Path, moment: str
+) -> None:
+    tomorrow_and_more = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    rows = [(unique_export(5), moment), (unique_export(6), tomorrow_and_more), (ALERT_EXPORT, ALERT_LOG_TIME)]
+    counts = replay_alert_log(write_alert_log(tmp_path / "alerts.csv", rows), settings=settings)
+    assert (counts.received, counts.landed) == (1, 1)
+    assert [problem.split(":")[0] for problem in counts.problems] == ["line 2", "line 3"]
+    assert all("before 2000 or in the future" in problem for problem in counts.problems)
+    assert [event["received_at"].year for event in fetch_events(database_url)] == [2026]

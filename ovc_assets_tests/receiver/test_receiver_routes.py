@@ -252,7 +252,9 @@ def test_health_reports_the_database_and_the_raw_store(make_app) -> None:
 
     for response in run(make_app(), scenario):
         assert response.status_code == 200
-        assert response.json() | {"landing": None} == {"ok": True, "database": "ok", "raw_store": "ok", "landing": None}
+        assert response.json() | {"landing": None} == {
+            "ok": True, "database": "ok", "raw_store": "ok", "quarantined_events": 0, "landing": None
+        }
     unhealthy = run(make_app(dsn="postgresql://nobody@127.0.0.1:1/none"), lambda client: client.get("/healthz"))
     assert unhealthy.status_code == 503
     assert unhealthy.json()["database"].startswith("unavailable") and unhealthy.json()["raw_store"] == "ok"
@@ -296,11 +298,15 @@ def test_one_log_line_per_request_with_its_outcome(make_app, caplog: pytest.LogC
             (await client.post("/tv", content=ALERT_EXPORT)).json(),
             (await client.post("/tv_secure", content=envelope(ALERT_EXPORT, token="wrong"))).json(),
             (await client.get("/missing")).json(),
+            (await client.post(f"/tv_secure/{TOKEN}", content=ALERT_EXPORT)).json(),
         ]
 
-    accepted, refused, _ = run(make_app(), scenario)
+    accepted, refused, _, _ = run(make_app(), scenario)
     lines = [json.loads(record.getMessage()) for record in caplog.records if record.name.endswith("requests")]
-    assert [(line["route"], line["status"]) for line in lines] == [("tv", 200), ("tv_secure", 403), ("/missing", 404)]
+    assert [(line["route"], line["status"]) for line in lines] == [
+        ("tv", 200), ("tv_secure", 403), ("-", 404), ("-", 404)
+    ]
     assert lines[0]["event_id"] == accepted["event_id"] and lines[0]["codes"] == [] and lines[0]["latency_ms"] >= 0
     assert lines[1]["event_id"] == refused["event_id"] and lines[1]["codes"] == ["E_AUTH"]
     assert "wrong" not in caplog.text
+    assert TOKEN not in caplog.text  # the token a sender put in the path (issue 10, finding 6)
