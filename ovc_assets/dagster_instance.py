@@ -16,7 +16,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from ovc_assets.settings import Settings, load_settings
-from ovc_assets.storage.postgres import connect, dsn_for_database
+from ovc_assets.storage.postgres import connect, dsn_for_database, owner_dsn
 
 DAGSTER_URL_ENV = "OVC_DAGSTER_PG_URL"
 DAGSTER_YAML = f"""\
@@ -60,7 +60,7 @@ def dagster_database_name(dsn: str) -> str:
 def ensure_dagster_database(dsn: str) -> str:
     """Create Dagster's database beside the OVC one if missing; return its DSN."""
     name = dagster_database_name(dsn)
-    with connect(dsn, autocommit=True) as conn:
+    with connect(owner_dsn(dsn), autocommit=True) as conn:  # the writer role may not create databases
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -13,17 +13,23 @@ db_app = typer.Typer(help="Database: DSN, migrations, embedded server.", no_args
 
 @db_app.command("url")
 def url_command() -> None:
-    """Print the DSN in use (password masked); starts the embedded server when no OVC_DATABASE_URL is set."""
-    typer.echo(mask_dsn(resolve_dsn()))
+    """Print the DSN in use, password masked. On the embedded default the server is started
+    if needed and left running, so that the DSN works afterwards (`psql "$(ovc db url)"`),
+    as after `ovc db start`; `ovc db stop` stops it."""
+    settings = load_settings()
+    typer.echo(mask_dsn(resolve_dsn(settings, keep_running=True, as_writer=False)))
+    if not settings.database_url:
+        typer.echo(f"embedded server in {settings.pgdata} left running; stop it with `ovc db stop`", err=True)
 
 
 @db_app.command("migrate")
 def migrate_command() -> None:
     """Apply sql/*.sql in order, each in a transaction; a no-op when all are applied."""
-    dsn = resolve_dsn()
+    dsn = resolve_dsn(as_writer=False)
     result = migrate(dsn)
     for version in result.applied:
         typer.echo(f"applied {version}")
+    typer.echo(result.roles)
     typer.echo(
         f"{len(result.applied)} migration(s) applied, {len(result.already_applied)} already applied "
         f"on {mask_dsn(dsn)}"

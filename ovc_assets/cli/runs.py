@@ -4,6 +4,7 @@ rollback, and the duplicate scan.
 Exit codes: reading commands exit 0 when they show what was asked; `runs rollback` (it
 runs a job) exits 0 when done, 1 when refused (later runs changed the rows) or when its own
 report is FAIL; `--dry-run` exits as the rollback would (0, or 1 when it would be refused). `validate-duplicates` exits 1 when it finds anything.
+`report verify` exits 1 when the report hash chain has any break, naming each.
 An unknown run is `E_RUN_NOT_FOUND` (the `ovc` entry point prints it and exits 2).
 """
 
@@ -16,11 +17,13 @@ from typing import Annotated
 import typer
 
 from ovc_assets.errors import ErrorCode, OvcError
+from ovc_assets.runs.chain import verify_report_chain
 from ovc_assets.runs.duplicates import find_duplicates
 from ovc_assets.runs.manifest import load_manifest
 from ovc_assets.runs.report import FAIL, REPORT_COLUMNS, WARN, RunReport, exit_code_for
 from ovc_assets.runs.rollback import rollback_run
 from ovc_assets.runs.store import load_report
+from ovc_assets.settings import load_settings
 from ovc_assets.storage.postgres import connect, resolve_dsn
 
 runs_app = typer.Typer(help="Run history (manifests and reports), and rollback of a run's writes.", no_args_is_help=True)
@@ -187,6 +190,36 @@ def report_show_command(run_id: Annotated[str, typer.Argument(help="The run id."
         _print_json(report.to_json())
         return
     _print_report(report)
+
+
+@report_app.command("verify")
+def report_verify_command(
+    files: Annotated[
+        bool, typer.Option("--files/--no-files", help="Also check the JSON files in $OVC_HOME/reports.")
+    ] = True,
+    expect_head: Annotated[
+        str | None,
+        typer.Option("--expect-head", help="A head hash printed earlier and kept elsewhere: it must still be in the chain."),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Verify the run-report hash chain (table and files); exit 1 naming every break."""
+    reports_dir = load_settings().reports_dir if files else None
+    with connect(resolve_dsn()) as conn:
+        result = verify_report_chain(conn, reports_dir, expected_head=expect_head)
+    if json_output:
+        _print_json(result.to_json())
+    else:
+        typer.echo(
+            f"chain links: {result.links}; reports older than the chain: {result.older_than_chain}; "
+            f"files checked: {result.files_checked}" + ("" if files else " (files not checked)")
+        )
+        typer.echo(f"head: {result.head_sha256 or '(empty chain)'}")
+        for found in result.breaks:
+            typer.echo(f"BREAK {found}")
+        typer.echo("ok" if result.ok else f"{len(result.breaks)} break(s)")
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def validate_duplicates_command(json_output: JsonOption = False) -> None:

@@ -7,17 +7,18 @@ from contextlib import contextmanager
 import dagster as dg
 import psycopg
 
-from ovc_assets.storage.postgres import connect, resolve_dsn
+from ovc_assets.storage.postgres import connect, resolve_dsn, writer_dsn
 
 
 class PostgresResource(dg.ConfigurableResource):
     """The OVC database: `database_url` if given, else `OVC_DATABASE_URL`, else the embedded
-    server under `$OVC_HOME/pg` (started on first use)."""
+    server under `$OVC_HOME/pg` (started on first use); acting as the writer role where
+    `ovc db migrate` set it up."""
 
     database_url: str | None = None
 
     def dsn(self) -> str:
-        return self.database_url or resolve_dsn()
+        return writer_dsn(self.database_url) if self.database_url else resolve_dsn()
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:

@@ -27,6 +27,7 @@ Invariants (seed 002 sections 5 and 6, plus the same accounting for section 8):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -67,6 +68,26 @@ COUNT_COLUMNS = (
 
 # Exit codes of commands that run a job: a shell or CI can rely on them.
 EXIT_CODES = {PASS: 0, WARN: 0, FAIL: 1}
+
+
+# prev_sha256 of the first link of the report chain (sql/006_run_report_chain.sql).
+GENESIS_SHA256 = "0" * 64
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """A report's place in the hash chain: its position, its predecessor's hash, its own."""
+
+    seq: int
+    prev_sha256: str
+    report_sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "prev_sha256": self.prev_sha256, "report_sha256": self.report_sha256}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChainLink:
+        return cls(seq=int(data["seq"]), prev_sha256=str(data["prev_sha256"]), report_sha256=str(data["report_sha256"]))
 
 
 @dataclass(frozen=True)
@@ -126,6 +147,7 @@ class RunReport:
     run_failure: str | None = None
     tracking_problems: list[str] = field(default_factory=list)
     cautions: list[str] = field(default_factory=list)  # other WARN reasons, e.g. a forced rollback
+    chain: ChainLink | None = None  # set once the report is appended to the hash chain
 
     # --- rules ---------------------------------------------------------------------------
 
@@ -212,10 +234,28 @@ class RunReport:
         return {name: getattr(self, name) for name in REPORT_COLUMNS}
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON artifact: the row, keys in column order."""
+        """The JSON artifact: the row, keys in column order, then its `chain` link if any."""
         row = self.to_row()
         row["warnings"] = list(row["warnings"] or [])
+        if self.chain is not None:
+            row["chain"] = self.chain.to_json()
         return row
+
+    def canonical_json(self, seq: int, prev_sha256: str) -> bytes:
+        """What the chain hashes: the row (as `from_row` reads it back, so the table, the
+        file and the writer agree) with its position, as compact sorted-key UTF-8 JSON."""
+        row = RunReport.from_row(self.to_row()).to_row()
+        document = {"report": row, "seq": seq, "prev_sha256": prev_sha256}
+        return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    def sha256_at(self, seq: int, prev_sha256: str) -> str:
+        """The report's hash as link `seq` after a predecessor whose hash is `prev_sha256`."""
+        return hashlib.sha256(self.canonical_json(seq, prev_sha256)).hexdigest()
+
+    def chained(self, seq: int, prev_sha256: str) -> RunReport:
+        """Link the report into the chain after a predecessor (returns self)."""
+        self.chain = ChainLink(seq=seq, prev_sha256=prev_sha256, report_sha256=self.sha256_at(seq, prev_sha256))
+        return self
 
     def to_json_text(self) -> str:
         return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"

@@ -2,6 +2,11 @@
 `$OVC_HOME/reports/<run_id>.json` (written atomically) and, when the raw store is S3/R2, a
 copy beside the raw events under `reports/<run_id>.json`.
 
+Every report is appended to the hash chain `ovc.ovc_run_report_chain` in the same
+transaction (see `sql/006_run_report_chain.sql`); the JSON artifact carries the same link
+under `chain`. Appends are serialised by one transaction-level advisory lock, so two runs
+finishing at once cannot fork the chain; `ovc_assets.runs.chain` verifies it.
+
 The database row is authoritative. The artifacts are written first, inside the
 transaction that inserts the row, so that a failure to write them can still be named in
 the report's warnings; a second report for the same run is refused (`E_REPORT_EXISTS`),
@@ -23,7 +28,7 @@ from psycopg.types.json import Jsonb
 
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.runs.manifest import RunManifest, SecretScrubber, upsert_manifest
-from ovc_assets.runs.report import JSON_COLUMNS, REPORT_COLUMNS, RunReport
+from ovc_assets.runs.report import GENESIS_SHA256, JSON_COLUMNS, REPORT_COLUMNS, ChainLink, RunReport
 from ovc_assets.storage.files import write_atomically
 from ovc_assets.storage.raw_store import RawStore, S3RawStore, report_key
 
@@ -35,16 +40,25 @@ INSERT_REPORT_SQL = sql.SQL("INSERT INTO {table} ({columns}) VALUES ({values})")
     columns=sql.SQL(", ").join(sql.Identifier(name) for name in REPORT_COLUMNS),
     values=sql.SQL(", ").join(sql.Placeholder(name) for name in REPORT_COLUMNS),
 )
-SELECT_REPORT_SQL = sql.SQL("SELECT {columns} FROM {table} WHERE run_id = %s").format(
-    table=REPORTS_TABLE, columns=sql.SQL(", ").join(sql.Identifier(name) for name in REPORT_COLUMNS)
+# Every report column, then its chain link (NULL for a report outside the chain).
+SELECT_REPORTS_SQL = sql.SQL(
+    "SELECT {columns}, c.seq, c.prev_sha256, c.report_sha256 "
+    "FROM {table} r LEFT JOIN ovc.ovc_run_report_chain c ON c.run_id = r.run_id"
+).format(table=REPORTS_TABLE, columns=sql.SQL(", ").join(sql.Identifier("r", name) for name in REPORT_COLUMNS))
+SELECT_REPORT_SQL = SELECT_REPORTS_SQL + sql.SQL(" WHERE r.run_id = %s")
+SELECT_REPORTS_BETWEEN_SQL = SELECT_REPORTS_SQL + sql.SQL(
+    " WHERE r.started_at_ms >= %s AND r.started_at_ms < %s ORDER BY r.started_at_ms, r.run_id"
 )
-SELECT_REPORTS_BETWEEN_SQL = sql.SQL(
-    "SELECT {columns} FROM {table} WHERE started_at_ms >= %s AND started_at_ms < %s ORDER BY started_at_ms, run_id"
-).format(table=REPORTS_TABLE, columns=sql.SQL(", ").join(sql.Identifier(name) for name in REPORT_COLUMNS))
 EXISTING_REPORTS_SQL = "SELECT run_id FROM ovc.ovc_run_reports_v01 WHERE run_id = ANY(%s)"
 # Serialises writers of the same run's report (sensors of two kinds, a CLI) without a
 # failed INSERT aborting anybody's transaction.
 REPORT_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('ovc_run_report'), hashtext(%s))"
+# Taken after REPORT_LOCK_SQL by every writer (one order, no deadlock): one append at a time.
+CHAIN_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('ovc_run_report_chain'))"
+CHAIN_HEAD_SQL = "SELECT seq, report_sha256 FROM ovc.ovc_run_report_chain ORDER BY seq DESC LIMIT 1"
+INSERT_CHAIN_LINK_SQL = (
+    "INSERT INTO ovc.ovc_run_report_chain (seq, run_id, prev_sha256, report_sha256) VALUES (%s, %s, %s, %s)"
+)
 
 
 @dataclass
@@ -83,12 +97,18 @@ def store_report(
         conn.execute(REPORT_LOCK_SQL, (report.run_id,))
         if report_exists(conn, report.run_id):
             raise _exists(report.run_id)
+        conn.execute(CHAIN_LOCK_SQL)
+        head = conn.execute(CHAIN_HEAD_SQL).fetchone()
+        seq, prev_sha256 = (head[0] + 1, head[1]) if head else (1, GENESIS_SHA256)
+        report.chained(seq, prev_sha256)
         _write_artifacts(stored, reports_dir, raw_store, scrubber)
         try:
             with conn.transaction():
                 conn.execute(INSERT_REPORT_SQL, _row_params(report))
         except psycopg.errors.UniqueViolation:
             raise _exists(report.run_id) from None
+        link = report.chain
+        conn.execute(INSERT_CHAIN_LINK_SQL, (link.seq, report.run_id, link.prev_sha256, link.report_sha256))
         if manifest is not None:
             upsert_manifest(conn, manifest.scrubbed(scrubber))
     return stored
@@ -124,6 +144,7 @@ def _write_artifacts(
         stored.problems.append(problem)
         report.tracking_problems.append(problem)
         report.finalized()
+        report.chained(report.chain.seq, report.chain.prev_sha256)  # the content changed: so does its hash
 
     if reports_dir is not None:
         path = Path(reports_dir) / report_file_name(report.run_id)
@@ -162,18 +183,23 @@ def existing_report_ids(conn: psycopg.Connection, run_ids: Iterable[str]) -> set
     return {run_id for (run_id,) in conn.execute(EXISTING_REPORTS_SQL, (run_ids,)).fetchall()}
 
 
+def report_from_row(row: tuple) -> RunReport:
+    """A `RunReport` from a row of `SELECT_REPORTS_SQL`, chain link included."""
+    report = RunReport.from_row(dict(zip(REPORT_COLUMNS, row[: len(REPORT_COLUMNS)], strict=True)))
+    seq, prev_sha256, report_sha256 = row[len(REPORT_COLUMNS) :]
+    if seq is not None:
+        report.chain = ChainLink(seq=seq, prev_sha256=prev_sha256, report_sha256=report_sha256)
+    return report
+
+
 def load_report(conn: psycopg.Connection, run_id: str) -> RunReport | None:
-    cursor = conn.execute(SELECT_REPORT_SQL, (run_id,))
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    return RunReport.from_row(dict(zip(REPORT_COLUMNS, row, strict=True)))
+    row = conn.execute(SELECT_REPORT_SQL, (run_id,)).fetchone()
+    return None if row is None else report_from_row(row)
 
 
 def load_reports_between(conn: psycopg.Connection, start_ms: int, end_ms: int) -> list[RunReport]:
     """Reports of runs that started in `[start_ms, end_ms)`, oldest first."""
-    rows = conn.execute(SELECT_REPORTS_BETWEEN_SQL, (start_ms, end_ms)).fetchall()
-    return [RunReport.from_row(dict(zip(REPORT_COLUMNS, row, strict=True))) for row in rows]
+    return [report_from_row(row) for row in conn.execute(SELECT_REPORTS_BETWEEN_SQL, (start_ms, end_ms)).fetchall()]
 
 
 def report_json_text(report: RunReport) -> str:

