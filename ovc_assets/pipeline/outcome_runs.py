@@ -1,0 +1,100 @@
+"""One outcome computation over a range of blocks: read the blocks once, compute every window
+per symbol, merge all rows in one transaction, and count for the run report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import psycopg
+
+from ovc_assets.calendar import FxCalendar
+from ovc_assets.pipeline.outcomes import (
+    COMPLETE,
+    OUTCOME_VER,
+    OutcomeBatch,
+    OutcomeWindow,
+    calendar_for,
+    compute_outcomes,
+    symbol_blocks,
+    window_reach,
+)
+from ovc_assets.runs.counts import RunCounts
+from ovc_assets.storage.outcomes import OUTCOME_COLUMNS, OutcomeWrite, load_outcome_blocks, upsert_outcomes
+
+
+@dataclass(frozen=True)
+class OutcomeRange:
+    """What one computation did over `[start, end)`."""
+
+    start: datetime
+    end: datetime
+    symbols: tuple[str, ...]
+    windows: tuple[OutcomeWindow, ...]
+    blocks_read: int
+    batches: tuple[OutcomeBatch, ...]
+    write: OutcomeWrite
+
+    def complete_keys(self) -> set[tuple[str, int, str]]:
+        """(symbol, block start in epoch ns, window type) of every COMPLETE outcome computed."""
+        return {
+            (batch.symbol, int(start), batch.window.name)
+            for batch in self.batches
+            for start, status in zip(batch.block_start, batch.window_status)
+            if status == COMPLETE
+        }
+
+    def total(self, reason: str) -> int:
+        """How many windows were left unwritten for `reason` (pending_bids, empty_bids, unpriced_bids)."""
+        return sum(len(getattr(batch, reason)) for batch in self.batches)
+
+    def examples(self, reason: str, limit: int = 10) -> list[str]:
+        return [f"{bid}/{batch.window.name}" for batch in self.batches for bid in getattr(batch, reason)][:limit]
+
+    def gap_count(self) -> int:
+        return sum(int((batch.window_status != COMPLETE).sum()) for batch in self.batches)
+
+
+def compute_range(
+    conn: psycopg.Connection,
+    symbols: Sequence[str],
+    start: datetime,
+    end: datetime,
+    windows: Sequence[OutcomeWindow],
+    run_id: str | None,
+    counts: RunCounts,
+    calendar: FxCalendar | None = None,
+) -> OutcomeRange:
+    """Compute and merge the outcomes of the blocks starting in `[start, end)`, counting into `counts`
+    (`outcomes_failed` = every row attempted when the merge fails, which then propagates)."""
+    calendar = calendar or FxCalendar()
+    longest = max(window.blocks for window in windows)
+    frame, latest = load_outcome_blocks(conn, symbols, start, window_reach(calendar, end, longest))
+    series = symbol_blocks(frame, latest)
+    start_ns, end_ns = pd.Timestamp(start).value, pd.Timestamp(end).value
+    batches = []
+    for window in windows:
+        open_blocks = calendar_for(calendar, start, end, window)
+        for symbol in sorted(series):
+            batches.append(compute_outcomes(series[symbol], open_blocks, start_ns, end_ns, window))
+    rows = pd.concat([batch.frame(run_id) for batch in batches], ignore_index=True) if batches else pd.DataFrame(
+        columns=list(OUTCOME_COLUMNS)
+    )
+    counts.outcomes_attempted += len(rows)
+    for batch in batches:
+        _add(counts.window_types_seen, batch.window.name, len(batch))
+    _add(counts.outcome_vers_seen, OUTCOME_VER, len(rows))
+    try:
+        write = upsert_outcomes(conn, rows)
+    except psycopg.Error:
+        counts.outcomes_failed += len(rows)
+        raise
+    counts.outcomes_inserted += write.written
+    counts.outcomes_skipped += write.skipped
+    return OutcomeRange(start, end, tuple(symbols), tuple(windows), len(frame), tuple(batches), write)
+
+
+def _add(tally: dict[str, int], name: str, count: int) -> None:
+    tally[name] = tally.get(name, 0) + count
