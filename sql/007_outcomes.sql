@@ -5,14 +5,27 @@ ALTER TABLE ovc.ovc_outcomes_v01
     ADD COLUMN bars_to_mfe_up   integer,
     ADD COLUMN bars_to_mfe_down integer,
     ADD COLUMN first_hit        text CHECK (first_hit IN ('TARGET', 'INVALIDATION', 'NONE')),
-    ADD COLUMN window_complete  boolean NOT NULL DEFAULT false,
-    -- A plain column kept equal by a CHECK, not a generated one: rollback restores rows by
-    -- inserting every column, which a generated column refuses.
-    ADD CONSTRAINT ovc_outcomes_v01_window_complete_check CHECK (window_complete = (window_status = 'COMPLETE')),
+    ADD COLUMN window_complete  boolean,
     ADD CONSTRAINT ovc_outcomes_v01_window_status_check CHECK (window_status IN ('COMPLETE', 'GAP')),
     ADD CONSTRAINT ovc_outcomes_v01_blocks_in_window_check CHECK (blocks_in_window >= 1);
 
-CREATE INDEX ovc_outcomes_v01_run_id_idx ON ovc.ovc_outcomes_v01 (run_id);
+UPDATE ovc.ovc_outcomes_v01 SET window_complete = (window_status = 'COMPLETE');
+ALTER TABLE ovc.ovc_outcomes_v01 ALTER COLUMN window_complete SET NOT NULL;
+
+-- window_complete follows window_status, whoever writes the row. A trigger rather than a
+-- generated column: rollback restores rows by inserting every column, which a generated
+-- column refuses.
+CREATE FUNCTION ovc.set_outcome_window_complete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.window_complete := NEW.window_status = 'COMPLETE';
+    RETURN NEW;
+END;
+$$;
+
+CREATE TRIGGER ovc_outcomes_v01_window_complete
+    BEFORE INSERT OR UPDATE ON ovc.ovc_outcomes_v01
+    FOR EACH ROW EXECUTE FUNCTION ovc.set_outcome_window_complete();
 
 COMMENT ON TABLE ovc.ovc_outcomes_v01 IS
     'Forward outcomes per 2H block and window: the next N open blocks of the FX calendar (weekend and holiday closures skipped). A window not yet closed (its last block has no data yet) is never stored; one missing block inside a closed window is stored with window_status GAP.';

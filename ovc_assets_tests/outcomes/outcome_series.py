@@ -1,10 +1,10 @@
 """A real-looking block series for the outcome tests, and an independent per-row reference.
 
-The series runs from 2026-03-01 to 2027-01-05 over the FX calendar (both DST changes, every
+The series runs from 2025-03-02 to 2026-01-07 over the FX calendar (both DST changes, every
 weekend, the Christmas and New Year closures), as a seeded random walk, with faults: a block
 missing in the middle of a week (a gap), blocks with NULL prices, `pred_target` /
 `invalidation` texts that are no prices (`na`, `1.2.3`, empty), and data ending on a
-Wednesday, so the last windows are still open.
+Wednesday morning, so the last windows are still open.
 
 `reference_outcomes` is written separately from `ovc_assets.pipeline.outcomes`: a plain loop
 per block that walks the calendar block by block with `Block.next()` and `FxCalendar.is_open`.
@@ -20,11 +20,11 @@ from datetime import date, datetime
 from ovc_assets.calendar import Block, FxCalendar
 
 SYMBOL = "GBPUSD"
-FIRST_DAY = date(2026, 3, 1)  # a Sunday
-LAST_DAY = date(2027, 1, 6)  # a Wednesday: the series ends with its block F
+FIRST_DAY = date(2025, 3, 2)  # a Sunday
+LAST_DAY = date(2026, 1, 6)  # a Tuesday OVC day: the series ends with its block F
 LAST_LETTER = "F"
-GAP_BLOCKS = (Block(date(2026, 4, 14), "C"), Block(date(2026, 11, 3), "L"))
-UNPRICED_BLOCKS = (Block(date(2026, 6, 9), "H"),)
+GAP_BLOCKS = (Block(date(2025, 3, 11), "C"), Block(date(2025, 11, 4), "L"))
+UNPRICED_BLOCKS = (Block(date(2025, 6, 10), "H"),)
 NOT_PRICES = ("na", "1.2.3", "", None)
 
 

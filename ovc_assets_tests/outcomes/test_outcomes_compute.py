@@ -30,7 +30,7 @@ from ovc_assets_tests.outcomes.outcome_series import (
 )
 
 START = Block(FIRST_DAY, "A").start_utc
-END = datetime(2027, 1, 8, tzinfo=UTC)
+END = datetime(2026, 1, 9, tzinfo=UTC)
 FLOAT_FIELDS = ("ref_price", "mfe_up", "mfe_down", "close_pos")
 
 
@@ -90,18 +90,18 @@ def test_outcomes_equal_the_per_row_loop_across_dst_weekends_holidays_and_a_gap(
 def test_a_friday_window_reaches_into_the_next_session_and_across_a_dst_change() -> None:
     blocks = series()
     actual, _ = computed_rows(blocks, OutcomeWindow(2))
-    friday_last = Block(datetime(2026, 3, 5).date(), "L")  # Friday 15:00 New York, before the March switch
+    friday_last = Block(datetime(2025, 3, 6).date(), "L")  # Friday 15:00 New York, before the March switch
     row = actual[friday_last.block_id(SYMBOL)]
-    monday_b = Block(datetime(2026, 3, 8).date(), "B")  # Sunday 17:00 opening session, after the switch
-    assert pd.Timestamp(row["window_end"]) == pd.Timestamp(monday_b.end_utc)
+    sunday_b = Block(datetime(2025, 3, 9).date(), "B")  # the session opening Sunday 17:00, after the switch
+    assert pd.Timestamp(row["window_end"]) == pd.Timestamp(sunday_b.end_utc)
     assert row["window_status"] == "COMPLETE"
 
 
 def test_the_christmas_closure_is_skipped_not_counted() -> None:
     blocks = series()
     actual, _ = computed_rows(blocks, OutcomeWindow(1))
-    before = Block(datetime(2026, 12, 23).date(), "L")  # last block before the Dec 24 session closes
-    after = Block(datetime(2026, 12, 27).date(), "A")  # Sunday 17:00: Dec 24 session and the weekend closed
+    before = Block(datetime(2025, 12, 23).date(), "L")  # Wednesday 15:00, last block before the Christmas closure
+    after = Block(datetime(2025, 12, 25).date(), "A")  # Thursday 17:00: the session ending Dec 25 is closed
     assert pd.Timestamp(actual[before.block_id(SYMBOL)]["window_end"]) == pd.Timestamp(after.end_utc)
 
 

@@ -8,8 +8,6 @@ and the windows still open (PENDING) are named in the materialisation metadata. 
 `ovc_outcomes_after_blocks_sensor` requests those partitions again when their blocks arrive.
 """
 
-from __future__ import annotations
-
 from datetime import UTC
 
 import dagster as dg
@@ -41,14 +39,12 @@ COLUMN_TYPES = {
 }  # fmt: skip
 COLUMN_SCHEMA = dg.TableSchema(columns=[dg.TableColumn(name, COLUMN_TYPES[name]) for name in OUTCOME_COLUMNS])
 
-
 class OutcomesConfig(dg.Config):
     """Which windows (NEXT_2H, NEXT_4H, NEXT_12H, or NEXT_<2N>H for N blocks) and symbols
     (default: the pipeline's) a run computes."""
 
     windows: list[str] = list(NAMED_WINDOWS)
     symbols: list[str] | None = None
-
 
 def _research_summary(conn: psycopg.Connection, computed: OutcomeRange) -> str:
     rows = conn.execute(
@@ -70,10 +66,8 @@ def _research_summary(conn: psycopg.Connection, computed: OutcomeRange) -> str:
     header = ("window", "by", "value", "outcomes", "target hit", "invalidation hit", "mean mfe_up", "mean mfe_down")
     return markdown_table(header, shown)
 
-
 def _rate(value: object) -> str:
     return "n/a" if value is None else f"{float(value):.0%}"
-
 
 def build_outcome_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.AssetsDefinition]:
     """`ovc_outcomes` on the given 2H partitions (the partitions of `ovc_blocks`)."""
