@@ -57,6 +57,12 @@ def load_outcome_blocks(
     return pd.DataFrame(rows, columns=list(BLOCK_COLUMNS)), latest
 
 
+def count_symbol_blocks(conn: psycopg.Connection, symbol: str, start: datetime, end: datetime) -> int:
+    """How many 2H blocks of `symbol` start in `[start, end)`."""
+    params = {"block_type": BLOCK_TYPE_2H, "schema_ver": SCHEMA_VER, "symbol": symbol, "start": start, "end": end}
+    return conn.execute(load_query("count_symbol_blocks"), params).fetchone()[0]
+
+
 def outcome_rows_csv(frame: pd.DataFrame) -> bytes:
     """Outcome rows as CSV for COPY (empty unquoted field = NULL)."""
     return frame.to_csv(index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S%z").encode()
