@@ -68,31 +68,39 @@ def compute_range(
     calendar: FxCalendar | None = None,
 ) -> OutcomeRange:
     """Compute and merge the outcomes of the blocks starting in `[start, end)`, counting into `counts`
-    (`outcomes_failed` = every row attempted when the merge fails, which then propagates)."""
+    inside the caller's transaction: a failed merge propagates, and then every row attempted
+    counts as failed, since the transaction's rollback takes the earlier windows with it."""
     calendar = calendar or FxCalendar()
     longest = max(window.blocks for window in windows)
     frame, latest = load_outcome_blocks(conn, symbols, start, window_reach(calendar, end, longest))
     series = symbol_blocks(frame, latest)
     start_ns, end_ns = pd.Timestamp(start).value, pd.Timestamp(end).value
-    batches = []
-    for window in windows:
+    batches: list[OutcomeBatch] = []
+    write = OutcomeWrite(0, 0, 0)
+    _add(counts.outcome_vers_seen, OUTCOME_VER, 0)
+    for window in windows:  # one merge per window keeps a million blocks' rows in memory once
         open_blocks = calendar_for(calendar, start, end, window)
-        for symbol in sorted(series):
-            batches.append(compute_outcomes(series[symbol], open_blocks, start_ns, end_ns, window))
-    rows = pd.concat([batch.frame(run_id) for batch in batches], ignore_index=True) if batches else pd.DataFrame(
-        columns=list(OUTCOME_COLUMNS)
-    )
-    counts.outcomes_attempted += len(rows)
-    for batch in batches:
-        _add(counts.window_types_seen, batch.window.name, len(batch))
-    _add(counts.outcome_vers_seen, OUTCOME_VER, len(rows))
-    try:
-        write = upsert_outcomes(conn, rows)
-    except psycopg.Error:
-        counts.outcomes_failed += len(rows)
-        raise
-    counts.outcomes_inserted += write.written
-    counts.outcomes_skipped += write.skipped
+        window_batches = [compute_outcomes(series[symbol], open_blocks, start_ns, end_ns, window) for symbol in sorted(series)]
+        rows = (
+            pd.concat([batch.frame(run_id) for batch in window_batches], ignore_index=True)
+            if window_batches
+            else pd.DataFrame(columns=list(OUTCOME_COLUMNS))
+        )
+        counts.outcomes_attempted += len(rows)
+        _add(counts.window_types_seen, window.name, len(rows))
+        _add(counts.outcome_vers_seen, OUTCOME_VER, len(rows))
+        try:
+            merged = upsert_outcomes(conn, rows)
+        except psycopg.Error:
+            # The caller's transaction rolls back the windows merged before this one too.
+            counts.outcomes_failed += len(rows) + write.attempted
+            counts.outcomes_inserted -= write.written
+            counts.outcomes_skipped -= write.skipped
+            raise
+        counts.outcomes_inserted += merged.written
+        counts.outcomes_skipped += merged.skipped
+        write = OutcomeWrite(write.attempted + merged.attempted, write.inserted + merged.inserted, write.updated + merged.updated)
+        batches.extend(window_batches)
     return OutcomeRange(start, end, tuple(symbols), tuple(windows), len(frame), tuple(batches), write)
 
 

@@ -200,3 +200,27 @@ def test_rollback_restores_the_outcomes_before_a_run(stored_series, resources, i
         assert outcomes_table_checksum(conn) == after_first
         assert rollback_run(conn, first.run_id).applied
         assert conn.execute("SELECT count(*) FROM ovc.ovc_outcomes_v01").fetchone()[0] == 0
+
+
+def test_a_failed_merge_rolls_back_every_window_and_the_report_counts_them_failed(
+    stored_series, resources, instance, database_url, ovc_env
+) -> None:
+    with connect(database_url) as conn:
+        conn.execute(
+            "CREATE FUNCTION ovc.fail_long_windows() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN IF NEW.window_type = 'NEXT_12H' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER fail_long_windows BEFORE INSERT ON ovc.ovc_outcomes_v01 "
+            "FOR EACH ROW EXECUTE FUNCTION ovc.fail_long_windows()"
+        )
+    result = dg.materialize(
+        [OUTCOMES_ASSET], resources=resources, instance=instance, selection=[OVC_OUTCOMES], tags=RANGE_TAGS, raise_on_error=False
+    )
+    assert not result.success
+    with connect(database_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM ovc.ovc_outcomes_v01").fetchone()[0] == 0
+        report = report_dagster_run(instance, result.run_id, conn).report
+    assert report.run_status == "FAIL"
+    assert report.outcomes_failed == report.outcomes_attempted > 0
+    assert report.outcomes_inserted == report.outcomes_skipped == 0
