@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -22,7 +23,7 @@ from ovc_assets.pipeline.outcomes import (
     window_reach,
 )
 from ovc_assets.runs.counts import RunCounts
-from ovc_assets.storage.outcomes import OUTCOME_COLUMNS, OutcomeWrite, load_outcome_blocks, upsert_outcomes
+from ovc_assets.storage.outcomes import STAGING_LAYOUT, OutcomeWrite, load_outcome_blocks, upsert_outcomes
 
 
 @dataclass(frozen=True)
@@ -75,25 +76,28 @@ def compute_range(
     frame, latest = load_outcome_blocks(conn, symbols, start, window_reach(calendar, end, longest))
     series = symbol_blocks(frame, latest)
     start_ns, end_ns = pd.Timestamp(start).value, pd.Timestamp(end).value
+    symbols_found = sorted(series)
     batches: list[OutcomeBatch] = []
     write = OutcomeWrite(0, 0, 0)
     _add(counts.outcome_vers_seen, OUTCOME_VER, 0)
     for window in windows:  # one merge per window keeps a million blocks' rows in memory once
         open_blocks = calendar_for(calendar, start, end, window)
-        window_batches = [compute_outcomes(series[symbol], open_blocks, start_ns, end_ns, window) for symbol in sorted(series)]
-        rows = (
-            pd.concat([batch.frame(run_id) for batch in window_batches], ignore_index=True)
-            if window_batches
-            else pd.DataFrame(columns=list(OUTCOME_COLUMNS))
-        )
-        counts.outcomes_attempted += len(rows)
-        _add(counts.window_types_seen, window.name, len(rows))
-        _add(counts.outcome_vers_seen, OUTCOME_VER, len(rows))
+        window_batches = [compute_outcomes(series[symbol], open_blocks, start_ns, end_ns, window) for symbol in symbols_found]
+        staged = [batch.staged(position) for position, batch in enumerate(window_batches, start=1)]
+        rows = {name: np.concatenate([part[name] for part in staged]) for name, _, _ in STAGING_LAYOUT} if staged else None
+        attempted = sum(len(batch) for batch in window_batches)
+        counts.outcomes_attempted += attempted
+        _add(counts.window_types_seen, window.name, attempted)
+        _add(counts.outcome_vers_seen, OUTCOME_VER, attempted)
+        if rows is None:
+            continue
         try:
-            merged = upsert_outcomes(conn, rows)
+            merged = upsert_outcomes(
+                conn, rows, symbols=symbols_found, window_type=window.name, outcome_ver=OUTCOME_VER, run_id=run_id
+            )
         except psycopg.Error:
             # The caller's transaction rolls back the windows merged before this one too.
-            counts.outcomes_failed += len(rows) + write.attempted
+            counts.outcomes_failed += attempted + write.attempted
             counts.outcomes_inserted -= write.written
             counts.outcomes_skipped -= write.skipped
             raise

@@ -27,7 +27,15 @@ import pandas as pd
 
 from ovc_assets.calendar import BLOCK_LETTERS, NEW_YORK, FxCalendar, block_at
 from ovc_assets.errors import ErrorCode, OvcError
-from ovc_assets.storage.outcomes import OUTCOME_COLUMNS
+from ovc_assets.storage.outcomes import (
+    FALSE_CODE,
+    FIRST_HITS,
+    NULL_CODE,
+    OUTCOME_COLUMNS,
+    OUTCOME_DIRS,
+    TRUE_CODE,
+    WINDOW_STATUSES,
+)
 
 OUTCOME_VER = "outcome_v0.1"
 DEFAULT_WINDOW = "NEXT_4H"
@@ -153,6 +161,27 @@ class OutcomeBatch:
     def __len__(self) -> int:
         return len(self.block_start)
 
+    def staged(self, symbol_index: int) -> dict[str, np.ndarray]:
+        """The rows as the arrays of `storage.outcomes.STAGING_LAYOUT` (texts as codes; the symbol is
+        its 1-based position in the symbols passed to the merge)."""
+        return {
+            "symbol_index": np.full(len(self), symbol_index),
+            "block_start": self.block_start,
+            "window_end": self.window_end,
+            "window_status": _codes(self.window_status, WINDOW_STATUSES),
+            "blocks_in_window": self.blocks_in_window,
+            "ref_price": self.ref_price,
+            "mfe_up": self.mfe_up,
+            "mfe_down": self.mfe_down,
+            "close_pos": self.close_pos,
+            "outcome_dir": _codes(self.outcome_dir, OUTCOME_DIRS),
+            "bars_to_mfe_up": self.bars_to_mfe_up,
+            "bars_to_mfe_down": self.bars_to_mfe_down,
+            "hit_target": _boolean_codes(self.hit_target),
+            "hit_invalidation": _boolean_codes(self.hit_invalidation),
+            "first_hit": _codes(self.first_hit, FIRST_HITS),
+        }
+
     def frame(self, run_id: str | None) -> pd.DataFrame:
         """The rows in `OUTCOME_COLUMNS` order (NULLs as None/NaN/<NA>)."""
         n = len(self)
@@ -200,6 +229,20 @@ def symbol_blocks(frame: pd.DataFrame, latest_starts: dict[str, datetime]) -> di
             latest_start=None if latest is None else pd.Timestamp(latest).value,
         )
     return loaded
+
+
+def _codes(values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    codes = np.full(len(values), NULL_CODE, dtype="int16")
+    for position, name in enumerate(names, start=1):
+        codes[values == name] = position
+    return codes
+
+
+def _boolean_codes(values: np.ndarray) -> np.ndarray:
+    codes = np.full(len(values), NULL_CODE, dtype="int16")
+    codes[values == False] = FALSE_CODE  # noqa: E712 - elementwise on an object array holding None
+    codes[values == True] = TRUE_CODE  # noqa: E712
+    return codes
 
 
 def compute_outcomes(
