@@ -9,6 +9,9 @@ from ovc_assets.defs.blocks.schedules import (
     schedule_grace_minutes,
 )
 from ovc_assets.defs.blocks.sensors import build_late_events_sensor
+from ovc_assets.defs.outcomes.assets import build_outcome_assets
+from ovc_assets.defs.outcomes.jobs import build_outcome_compute_job
+from ovc_assets.defs.outcomes.sensors import build_outcomes_sensor
 from ovc_assets.defs.partitions import blocks_2h_partitions, partitions_start
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.run_reports import run_report_assets, run_report_sensors
@@ -19,11 +22,16 @@ def build_definitions() -> dg.Definitions:
     """All assets, checks, jobs, schedules and sensors, on partitions starting at `OVC_PARTITIONS_START`."""
     blocks_2h = blocks_2h_partitions(partitions_start())
     live_ingest_job = build_live_ingest_job(blocks_2h)
+    outcome_compute_job = build_outcome_compute_job()
     return dg.Definitions(
-        assets=[ovc_database_schema, *build_block_assets(blocks_2h), *run_report_assets],
-        jobs=[live_ingest_job, build_hist_backfill_job()],
+        assets=[ovc_database_schema, *build_block_assets(blocks_2h), *build_outcome_assets(blocks_2h), *run_report_assets],
+        jobs=[live_ingest_job, build_hist_backfill_job(), outcome_compute_job],
         schedules=[build_live_blocks_schedule(live_ingest_job, schedule_grace_minutes())],
-        sensors=[build_late_events_sensor(live_ingest_job, blocks_2h), *run_report_sensors],
+        sensors=[
+            build_late_events_sensor(live_ingest_job, blocks_2h),
+            build_outcomes_sensor(outcome_compute_job, blocks_2h),
+            *run_report_sensors,
+        ],
         resources={"ovc_database": PostgresResource(), "pipeline": PipelineSettings()},
     )
 

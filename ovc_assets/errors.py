@@ -49,6 +49,8 @@ class ErrorCode(StrEnum):
     OANDA_INSTRUMENT = "E_OANDA_INSTRUMENT"
     OANDA_UNAVAILABLE = "E_OANDA_UNAVAILABLE"
     OANDA_RESPONSE = "E_OANDA_RESPONSE"
+    # Outcomes: a range with no stored blocks to compute from.
+    NO_BLOCKS = "E_NO_BLOCKS"
     # Run tracking: reports, manifests, rollback.
     REPORT_EXISTS = "E_REPORT_EXISTS"
     RUN_NOT_FOUND = "E_RUN_NOT_FOUND"

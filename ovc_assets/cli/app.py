@@ -12,6 +12,7 @@ from ovc_assets.cli.db import db_app
 from ovc_assets.cli.demo import demo_command
 from ovc_assets.cli.dev import dev_command
 from ovc_assets.cli.ingest import ingest_app
+from ovc_assets.cli.outcomes import outcomes_command
 from ovc_assets.cli.replay import replay_app
 from ovc_assets.cli.runs import report_app, runs_app, validate_duplicates_command
 from ovc_assets.cli.serve import serve_command
@@ -28,6 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(contract_app, name="contract")
 app.add_typer(backfill_app, name="backfill")
 app.add_typer(ingest_app, name="ingest")
+app.command("outcomes")(outcomes_command)
 app.command("serve")(serve_command)
 app.add_typer(replay_app, name="replay")
 app.add_typer(runs_app, name="runs")

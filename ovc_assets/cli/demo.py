@@ -8,7 +8,9 @@
    with the asset checks.
 4. The missed blocks are filled from a sample candle file (a HIST_BACKFILL run per symbol):
    provider prices for every block, live rows keep theirs, and `blocks_missing` drops to 0.
-5. Each run gets its run report, as the run-report sensor would write it; the reports are printed.
+5. The week's outcomes (NEXT_2H, NEXT_4H, NEXT_12H) are computed from the blocks (an
+   OUTCOME_COMPUTE run); the last windows of the week stay pending until next week's blocks.
+6. Each run gets its run report, as the run-report sensor would write it; the reports are printed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from rich.table import Table
 from ovc_assets.dagster_instance import prepare_dagster_home
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 from ovc_assets.defs.blocks.inprocess import run_block_range
+from ovc_assets.defs.outcomes.assets import OVC_OUTCOMES
 from ovc_assets.defs.resources import PipelineSettings
 from ovc_assets.demo.sample_week import (
     DEMO_SYMBOLS,
@@ -80,7 +83,7 @@ def post_alerts(app, alerts) -> Counter:
 
 def _report_table(reports: list[RunReport]) -> Table:
     table = Table(title="run reports (ovc.ovc_run_reports_v01)")
-    for column in ("run", "type", "verdict", "received", "parse ok/fail", "ins/skip/fail", "missing"):
+    for column in ("run", "type", "verdict", "received", "parse ok/fail", "ins/skip/fail", "missing", "outcomes ins/skip/fail"):
         table.add_column(column)
     for report in reports:
         table.add_row(
@@ -91,6 +94,8 @@ def _report_table(reports: list[RunReport]) -> Table:
             f"{report.parse_ok}/{report.parse_fail}",
             f"{report.insert_success}/{report.insert_skipped}/{report.insert_failed}",
             str(report.blocks_missing),
+            "-" if report.outcomes_attempted is None
+            else f"{report.outcomes_inserted}/{report.outcomes_skipped}/{report.outcomes_failed}",
         )
     return table
 
@@ -142,6 +147,16 @@ def demo_command() -> None:
             )
         )  # fmt: skip
     console.print(_checks_table(runs[-1].result, "after the history backfill"))
+
+    outcomes = run_block_range(OVC_OUTCOMES, week[0], week[-1], run_type=RunType.OUTCOME_COMPUTE, input_source="ovc_blocks_v01", **common)
+    runs.append(outcomes)
+    if outcomes.result.success:
+        (materialization, *_) = outcomes.result.asset_materializations_for_node(OVC_OUTCOMES.to_python_identifier())
+        figures = {key: value.value for key, value in materialization.metadata.items()}
+        console.print(
+            f"outcomes ({', '.join(figures['window_types'])}): {figures['outcomes_inserted']} written, "
+            f"{figures['outcomes_pending']} pending (windows reaching past the week's data)"
+        )
 
     reports = [run.report for run in runs if run.report is not None]
     console.print(_report_table(reports))

@@ -35,7 +35,7 @@ WARN_CHECKS = (BLOCKS_MISSING, NULL_RATES, READY0_COUNT, TRADEABLE0_COUNT, OHLC_
 
 def check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
     return [
-        dg.AssetCheckSpec(name=name, asset=asset_key, description=description)
+        dg.AssetCheckSpec(name=name, asset=asset_key, description=description, blocking=name not in WARN_CHECKS)
         for name, description in CHECK_DESCRIPTIONS.items()
     ]
 

@@ -16,6 +16,7 @@ import dagster as dg
 from ovc_assets.calendar import Block
 from ovc_assets.dagster_instance import open_dagster_instance
 from ovc_assets.defs.blocks.assets import build_block_assets
+from ovc_assets.defs.outcomes.assets import build_outcome_assets
 from ovc_assets.defs.partitions import (
     blocks_2h_partitions,
     partition_key_for_block,
@@ -53,7 +54,7 @@ def run_block_range(
 ) -> BlockRangeRun:
     """Materialise `asset_key` over the blocks `first`..`last` in one run and write its report."""
     start = min(first.start_utc, partitions_start())
-    assets = build_block_assets(blocks_2h_partitions(start))
+    assets = [*build_block_assets(blocks_2h_partitions(start)), *build_outcome_assets(blocks_2h_partitions(start))]
     tags = {
         "dagster/asset_partition_range_start": partition_key_for_block(first),
         "dagster/asset_partition_range_end": partition_key_for_block(last),

@@ -1,0 +1,80 @@
+"""Asset checks of `ovc_outcomes`, judged in the step that wrote them over the run's range.
+
+Each check is a small function from what the step knows (the outcomes it computed, the rows
+stored) to an `AssetCheckResult` with its counts and examples, so it tests without Dagster runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import dagster as dg
+import pandas as pd
+import psycopg
+
+from ovc_assets.pipeline.outcome_runs import OutcomeRange
+from ovc_assets.pipeline.outcomes import OUTCOME_VER
+from ovc_assets.storage.blocks import load_query
+
+OUTCOMES_MISSING = "outcomes_missing"
+OUTCOME_VALUES_CONSISTENT = "outcome_values_consistent"
+EXAMPLES_SHOWN = 10
+
+CHECK_DESCRIPTIONS = {
+    OUTCOMES_MISSING: "Every block of the range whose window is complete has its stored COMPLETE outcome, per window type (outcomes_missing = 0).",
+    OUTCOME_VALUES_CONSISTENT: "Every stored outcome has finite mfe_up >= 0 and mfe_down >= 0, 0 <= close_pos <= 1 (or NULL on a zero range) and bars_to_mfe_* within the window.",
+}
+
+
+def check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
+    return [dg.AssetCheckSpec(name=name, asset=asset_key, description=text) for name, text in CHECK_DESCRIPTIONS.items()]
+
+
+def _scope(symbols: Sequence[str], window_types: Sequence[str], start: datetime, end: datetime) -> dict[str, object]:
+    return {"outcome_ver": OUTCOME_VER, "window_types": list(window_types), "symbols": list(symbols), "start": start, "end": end}
+
+
+def outcomes_missing_result(expected: set[tuple[str, int, str]], stored: Iterable[tuple[str, int, str]]) -> dg.AssetCheckResult:
+    """Missing = computed COMPLETE windows (symbol, start ns, window type) without a stored COMPLETE row."""
+    missing = sorted(expected - set(stored))
+    return dg.AssetCheckResult(
+        check_name=OUTCOMES_MISSING,
+        passed=not missing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "outcomes_missing": dg.MetadataValue.int(len(missing)),
+            "complete_windows": dg.MetadataValue.int(len(expected)),
+            "examples": dg.MetadataValue.json(
+                [f"{symbol} {pd.Timestamp(start, tz='UTC').isoformat()} {window}" for symbol, start, window in missing[:EXAMPLES_SHOWN]]
+            ),
+        },
+    )
+
+
+def outcome_values_result(inconsistent_rows: Sequence[tuple], rows_attempted: int) -> dg.AssetCheckResult:
+    """Rows of `check_outcome_values.sql` (symbol, bid, window_type, mfe_up, mfe_down, close_pos, bars_up, bars_down)."""
+    return dg.AssetCheckResult(
+        check_name=OUTCOME_VALUES_CONSISTENT,
+        passed=not inconsistent_rows,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "inconsistent_rows": dg.MetadataValue.int(len(inconsistent_rows)),
+            "rows_attempted": dg.MetadataValue.int(rows_attempted),
+            "examples": dg.MetadataValue.json([[str(value) for value in row] for row in inconsistent_rows[:EXAMPLES_SHOWN]]),
+        },
+    )
+
+
+def evaluate_checks(conn: psycopg.Connection, computed: OutcomeRange) -> list[dg.AssetCheckResult]:
+    """Both checks over the stored rows of the range `computed` covers."""
+    scope = _scope(computed.symbols, [window.name for window in computed.windows], computed.start, computed.end)
+    stored = [
+        (symbol, pd.Timestamp(start).value, window_type)
+        for symbol, start, window_type in conn.execute(load_query("outcome_complete_keys"), scope).fetchall()
+    ]
+    inconsistent = conn.execute(load_query("check_outcome_values"), scope).fetchall()
+    return [
+        outcomes_missing_result(computed.complete_keys(), stored),
+        outcome_values_result(inconsistent, computed.write.attempted),
+    ]
