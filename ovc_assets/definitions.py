@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ovc_assets.defs.alerts.sensors import AlertSettings, build_alerts_sensor
 from ovc_assets.defs.blocks.assets import build_block_assets
 from ovc_assets.defs.blocks.history import build_hist_backfill_job
 from ovc_assets.defs.blocks.jobs import build_live_ingest_job
@@ -11,6 +12,7 @@ from ovc_assets.defs.blocks.schedules import (
 )
 from ovc_assets.defs.blocks.sensors import build_late_events_sensor
 from ovc_assets.defs.partitions import blocks_2h_partitions, partitions_start
+from ovc_assets.defs.repair.sensors import build_missing_blocks_repair_sensor
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.run_reports import run_report_assets, run_report_sensors
 from ovc_assets.defs.storage.assets import ovc_database_schema
@@ -24,8 +26,9 @@ def build_definitions() -> dg.Definitions:
         assets=[ovc_database_schema, *build_block_assets(blocks_2h), *run_report_assets],
         jobs=[live_ingest_job, build_hist_backfill_job()],
         schedules=[build_live_blocks_schedule(live_ingest_job, schedule_grace_minutes())],
-        sensors=[build_late_events_sensor(live_ingest_job, blocks_2h), *run_report_sensors],
-        resources={"ovc_database": PostgresResource(), "pipeline": PipelineSettings()},
+        sensors=[build_late_events_sensor(live_ingest_job, blocks_2h), *run_report_sensors, build_alerts_sensor(),
+                 build_missing_blocks_repair_sensor()],
+        resources={"ovc_database": PostgresResource(), "pipeline": PipelineSettings(), "alerts": AlertSettings()},
     )
 
 
