@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ovc_assets.defs.alerts.sensors import AlertSettings, build_alerts_sensor
 from ovc_assets.defs.blocks.assets import build_block_assets
 from ovc_assets.defs.blocks.jobs import build_hist_backfill_job, build_live_ingest_job
 from ovc_assets.defs.blocks.schedules import (
@@ -13,6 +14,7 @@ from ovc_assets.defs.outcomes.assets import build_outcome_assets
 from ovc_assets.defs.outcomes.jobs import build_outcome_compute_job
 from ovc_assets.defs.outcomes.sensors import build_outcomes_sensor
 from ovc_assets.defs.partitions import blocks_2h_partitions, partitions_start
+from ovc_assets.defs.repair.sensors import build_missing_blocks_repair_sensor
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.run_reports import run_report_assets, run_report_sensors
 from ovc_assets.defs.storage.assets import ovc_database_schema
@@ -31,8 +33,10 @@ def build_definitions() -> dg.Definitions:
             build_late_events_sensor(live_ingest_job, blocks_2h),
             build_outcomes_sensor(outcome_compute_job, blocks_2h),
             *run_report_sensors,
+            build_alerts_sensor(),
+            build_missing_blocks_repair_sensor(),
         ],
-        resources={"ovc_database": PostgresResource(), "pipeline": PipelineSettings()},
+        resources={"ovc_database": PostgresResource(), "pipeline": PipelineSettings(), "alerts": AlertSettings()},
     )
 
 

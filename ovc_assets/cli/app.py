@@ -14,6 +14,7 @@ from ovc_assets.cli.dev import dev_command
 from ovc_assets.cli.ingest import ingest_app
 from ovc_assets.cli.outcomes import outcomes_command
 from ovc_assets.cli.replay import replay_app
+from ovc_assets.cli.report_daily import report_daily_command
 from ovc_assets.cli.runs import report_app, runs_app, validate_duplicates_command
 from ovc_assets.cli.serve import serve_command
 from ovc_assets.errors import OvcError
@@ -34,6 +35,7 @@ app.command("serve")(serve_command)
 app.add_typer(replay_app, name="replay")
 app.add_typer(runs_app, name="runs")
 app.add_typer(report_app, name="report")
+report_app.command("daily")(report_daily_command)
 app.command("validate-duplicates")(validate_duplicates_command)
 app.command("demo")(demo_command)
 app.command("dev")(dev_command)

@@ -49,6 +49,7 @@ from ovc_assets.runs.manifest import (
     run_ver,
 )
 from ovc_assets.runs.quality import DEFAULT_NULL_RATE_COLUMNS, DataQuality, data_quality
+from ovc_assets.runs.repairs import repair_note
 from ovc_assets.runs.report import RunReport
 from ovc_assets.runs.store import StoredReport, load_report, report_exists, store_report
 from ovc_assets.runs.tags import (
@@ -322,6 +323,11 @@ def build_report(
     problems = [*extra_problems, *gathered.problems]
     if run_type not in RUN_TYPES:
         problems.append(f"run_type tag {RUN_TYPE_TAG}={run_type!r} is not one of {', '.join(RUN_TYPES)}")
+    repair = None
+    try:
+        repair = repair_note(conn, facts.tags)
+    except psycopg.Error as error:
+        problems.append(f"self-repair summary not gathered: {type(error).__name__}: {error}")
 
     started_ms, finished_ms = _ms(facts.started_at), _ms(facts.finished_at)
     input_source = facts.tags.get(INPUT_SOURCE_TAG) or DEFAULT_INPUT_SOURCES.get(run_type or "")
@@ -376,7 +382,7 @@ def build_report(
         run_failure=facts.failure_reason if facts.outcome != SUCCESS else None,
         tracking_problems=problems,
     )
-    report.notes = _notes(facts, gathered)
+    report.notes = _notes(facts, gathered) + (f". {repair}" if repair else "")
     report.finalized()
 
     manifest = _finished_manifest(facts, input_source, report.input_range)

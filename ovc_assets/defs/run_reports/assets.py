@@ -20,12 +20,15 @@ import dagster as dg
 from ovc_assets.calendar import NEW_YORK, Block, date_ny_of
 from ovc_assets.defs.partitions import ovc_daily_partitions
 from ovc_assets.defs.resources import PostgresResource
+from ovc_assets.ops.daily_quality import daily_quality
+from ovc_assets.ops.quality_plots import quality_figures, quality_markdown
 from ovc_assets.runs.report import FAIL, PASS, REPORT_COLUMNS, WARN, RunReport
 from ovc_assets.runs.store import load_reports_between
 
 RUN_REPORTS_ASSET_KEY = dg.AssetKey("ovc_run_reports")
 RUN_REPORTS_START = datetime(2025, 1, 1, 17, tzinfo=NEW_YORK)
 PARTITION_KEY_FORMAT = "%Y-%m-%d"
+QUALITY_PLOT_DAYS = 14  # the data-quality figures of a day show it and the days before
 
 run_report_partitions = ovc_daily_partitions(RUN_REPORTS_START)
 
@@ -137,9 +140,15 @@ def ovc_run_reports(context: dg.AssetExecutionContext, ovc_database: PostgresRes
     """The run reports of one OVC day (17:00 to 17:00 New York): one immutable report per
     OVC run (seed 002), with its verdict PASS / WARN / FAIL and the reasons. Written by the
     run-report sensors as each run ends; materialising a day recomputes its table from
-    `ovc.ovc_run_reports_v01`."""
+    `ovc.ovc_run_reports_v01` and draws the data-quality figures of the 14 days up to it
+    (blocks vs the FX calendar, rejected payloads by code, verdicts, TradingView vs provider)."""
     start_ms, end_ms = day_bounds_ms(context.partition_key)
+    day = date.fromisoformat(context.partition_key)
     with ovc_database.connection() as conn:
         reports = load_reports_between(conn, start_ms, end_ms)
+        quality = daily_quality(conn, day - timedelta(days=QUALITY_PLOT_DAYS - 1), day)
     context.log.info(f"{len(reports)} run report(s) on {context.partition_key}")
-    return dg.MaterializeResult(metadata=day_metadata(reports))
+    figures = quality_figures(quality)
+    return dg.MaterializeResult(
+        metadata={**day_metadata(reports), "data_quality": dg.MetadataValue.md(quality_markdown(quality, figures))}
+    )

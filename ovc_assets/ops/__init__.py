@@ -1,0 +1,1 @@
+"""Operating the pipeline: operator alerts, self-repair of missed alerts, the daily data-quality view."""
