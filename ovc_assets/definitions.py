@@ -2,8 +2,10 @@
 
 import dagster as dg
 
+from ovc_assets.dagster_warnings import quiet_dagster_warnings
 from ovc_assets.defs.alerts.sensors import AlertSettings, build_alerts_sensor
-from ovc_assets.defs.blocks.assets import build_block_assets
+from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
+from ovc_assets.defs.blocks.checks import build_blocks_checks
 from ovc_assets.defs.blocks.jobs import build_hist_backfill_job, build_live_ingest_job
 from ovc_assets.defs.blocks.schedules import (
     build_live_blocks_schedule,
@@ -22,11 +24,13 @@ from ovc_assets.defs.storage.assets import ovc_database_schema
 
 def build_definitions() -> dg.Definitions:
     """All assets, checks, jobs, schedules and sensors, on partitions starting at `OVC_PARTITIONS_START`."""
+    quiet_dagster_warnings()
     blocks_2h = blocks_2h_partitions(partitions_start())
     live_ingest_job = build_live_ingest_job(blocks_2h)
     outcome_compute_job = build_outcome_compute_job()
     return dg.Definitions(
         assets=[ovc_database_schema, *build_block_assets(blocks_2h), *build_outcome_assets(blocks_2h), *run_report_assets],
+        asset_checks=[build_blocks_checks(OVC_BLOCKS)],
         jobs=[live_ingest_job, build_hist_backfill_job(), outcome_compute_job],
         schedules=[build_live_blocks_schedule(live_ingest_job, schedule_grace_minutes())],
         sensors=[

@@ -17,6 +17,8 @@ from ovc_assets.cli.replay import replay_app
 from ovc_assets.cli.report_daily import report_daily_command
 from ovc_assets.cli.runs import report_app, runs_app, validate_duplicates_command
 from ovc_assets.cli.serve import serve_command
+from ovc_assets.dagster_instance import apply_dagster_env_defaults
+from ovc_assets.dagster_warnings import quiet_dagster_warnings
 from ovc_assets.errors import OvcError
 
 app = typer.Typer(
@@ -45,6 +47,8 @@ EXIT_OVC_ERROR = 2
 
 def main() -> None:
     """Run the CLI; an `OvcError` becomes one line on stderr and exit code 2, never a traceback."""
+    apply_dagster_env_defaults()
+    quiet_dagster_warnings()
     try:
         app()
     except OvcError as error:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -155,8 +154,7 @@ def run_backfill(
         f"{partition_key_for_block(first)} .. {partition_key_for_block(last)} (New York block starts)",
         highlight=False,
     )
-    with _progress_display(console) as show_progress, reporting_progress_to(show_progress), warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.BetaWarning)  # backfill_policy: stable for our use, noise for a CLI user
+    with _progress_display(console) as show_progress, reporting_progress_to(show_progress):
         run = run_block_range(
             OVC_BLOCKS,
             first,

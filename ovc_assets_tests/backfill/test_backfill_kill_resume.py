@@ -100,3 +100,31 @@ def test_a_killed_backfill_resumes_and_ends_as_an_uninterrupted_one(
     baseline = CliRunner().invoke(app, _command(one_second_bars))
     assert baseline.exit_code == 0, baseline.output
     assert content_checksum(database_url) == content_checksum(uninterrupted)
+
+
+def test_a_backfill_killed_in_dagster_bookkeeping_reruns_to_the_same_table(
+    one_second_bars, database_url, create_test_database, tmp_path, monkeypatch
+) -> None:
+    """Killed after its last chunk committed, while Dagster records the run's events: the same
+    command again is a full, idempotent pass and the table ends as after an uninterrupted run."""
+    environment = cli_environment(database_url, tmp_path / "killed")
+    killed = _start_ovc(one_second_bars, environment)
+    deadline = time.monotonic() + 90
+    while (checkpoint := _checkpoint(database_url)) is None or not checkpoint[2]:
+        assert killed.poll() is None and time.monotonic() < deadline, killed.communicate()
+        time.sleep(POLL_SECONDS)
+    killed.send_signal(signal.SIGKILL)
+    killed.communicate()
+    assert killed.returncode == -signal.SIGKILL  # still in its bookkeeping when killed
+
+    rerun = _start_ovc(one_second_bars, environment)
+    output, errors = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, errors
+    assert "60 blocks: 0 inserted, 0 updated, 60 unchanged" in output
+
+    uninterrupted = create_test_database(True)
+    for name, value in cli_environment(uninterrupted, tmp_path / "uninterrupted").items():
+        monkeypatch.setenv(name, value)
+    baseline = CliRunner().invoke(app, _command(one_second_bars))
+    assert baseline.exit_code == 0, baseline.output
+    assert content_checksum(database_url) == content_checksum(uninterrupted)

@@ -7,7 +7,7 @@ from datetime import UTC
 import dagster as dg
 import psycopg
 
-from ovc_assets.defs.blocks.checks import check_specs, evaluate_checks
+from ovc_assets.defs.blocks.checks import check_evaluations, judge_window
 from ovc_assets.defs.blocks.history import BlocksSourceConfig, ingest_history
 from ovc_assets.defs.blocks.window import WindowIngest
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
@@ -21,7 +21,6 @@ from ovc_assets.pipeline.block_rows import (
     prepare_rows,
 )
 from ovc_assets.runs.counts import tracked_step
-from ovc_assets.runs.quality import data_quality
 from ovc_assets.runs.tags import RUN_TYPE_TAG, RunType
 from ovc_assets.storage.blocks import (
     UpsertCounts,
@@ -80,7 +79,6 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
         partitions_def=blocks_2h,
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[ovc_database_schema],
-        check_specs=check_specs(OVC_BLOCKS),
         group_name="blocks",
         kinds={"postgres", "pandas"},
     )
@@ -103,8 +101,8 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
         checkpointed chunks into the provider columns; they fill OHLC and volume only where no
         live row owns them. A killed backfill resumes after its last committed chunk.
 
-        Either way unchanged rows are left alone, so reruns are no-ops, and the checks judge
-        the whole window after the write."""
+        Either way unchanged rows are left alone, so reruns are no-ops, and the checks
+        (`ovc_blocks_checks`) judge the whole window after the write, once per run."""
         dsn = ovc_database.dsn()
         symbols = config.symbols_of_run(pipeline.symbols)
         with ovc_database.connection() as conn:
@@ -114,10 +112,9 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
                 )
             else:
                 ingest = ingest_history(context, conn, dsn, pipeline, config)
-            quality = data_quality(
-                conn, symbols, ingest.start, ingest.end, null_rate_columns=sorted(pipeline.null_rate_thresholds)
-            )
-            check_results = evaluate_checks(conn, quality, pipeline.null_rate_thresholds, pipeline.ohlc_divergence_tolerance)
+            quality, check_results = judge_window(conn, symbols, ingest.start, ingest.end, pipeline)
+        for evaluation in check_evaluations(OVC_BLOCKS, check_results):
+            context.log_event(evaluation)
         return dg.MaterializeResult(
             metadata={
                 **ingest.metadata(),
@@ -125,7 +122,6 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
                 "blocks_missing": dg.MetadataValue.int(quality.blocks_missing or 0),
                 "sanity_error_count": dg.MetadataValue.int(quality.sanity_error_count),
             },
-            check_results=check_results,
         )
 
     @dg.asset(

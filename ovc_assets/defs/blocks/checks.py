@@ -1,16 +1,23 @@
 """Asset checks of `ovc_blocks`, judged over the window a run materialised.
 
-They run in the same step as the write (declared as `check_specs` of the asset), so a range
-run checks its whole range once instead of enumerating every partition of the definition.
-Each result carries its window and numeric metadata the UI can plot.
+They are judged in the same step as the write, once for the whole window, and recorded as
+that step's check evaluations (`check_evaluations`): one entry per run in each check's
+history. They are not `check_specs` of the asset, because Dagster plans a check of a
+partitioned asset once per partition of a range run (a "planned" row per partition and
+check, written before the run starts and shown as skipped afterwards). The checks are
+defined beside the asset (`build_blocks_checks`, unpartitioned), so the UI lists them and can
+judge the latest materialised window again on demand. Each result carries its window and
+numeric metadata the UI can plot.
 """
 
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 
 import dagster as dg
 import psycopg
 
-from ovc_assets.runs.quality import DataQuality, Ready0SpikeRule
+from ovc_assets.defs.resources import PipelineSettings, PostgresResource
+from ovc_assets.runs.quality import DataQuality, Ready0SpikeRule, data_quality
 from ovc_assets.storage.blocks import load_query
 
 BLOCKS_MISSING = "blocks_missing"
@@ -43,6 +50,55 @@ def check_specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
 def _result(name: str, passed: bool, window: dict[str, str], **metadata: object) -> dg.AssetCheckResult:
     severity = dg.AssetCheckSeverity.WARN if name in WARN_CHECKS else dg.AssetCheckSeverity.ERROR
     return dg.AssetCheckResult(check_name=name, passed=passed, severity=severity, metadata={**window, **metadata})
+
+
+def judge_window(
+    conn: psycopg.Connection,
+    symbols: Sequence[str],
+    start: datetime,
+    end: datetime,
+    pipeline: PipelineSettings,
+) -> tuple[DataQuality, list[dg.AssetCheckResult]]:
+    """The data-quality figures of `[start, end)` and every check's result for that window."""
+    quality = data_quality(conn, symbols, start, end, null_rate_columns=sorted(pipeline.null_rate_thresholds))
+    return quality, evaluate_checks(conn, quality, pipeline.null_rate_thresholds, pipeline.ohlc_divergence_tolerance)
+
+
+def check_evaluations(asset_key: dg.AssetKey, results: Sequence[dg.AssetCheckResult]) -> list[dg.AssetCheckEvaluation]:
+    """The results as evaluations a step logs (`context.log_event`) for the checks of `asset_key`."""
+    return [
+        dg.AssetCheckEvaluation(
+            asset_key=asset_key,
+            check_name=result.check_name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+        )
+        for result in results
+    ]
+
+
+def build_blocks_checks(asset_key: dg.AssetKey) -> dg.AssetChecksDefinition:
+    """The checks of `asset_key` as definitions, for the UI and for judging on demand."""
+
+    @dg.multi_asset_check(specs=check_specs(asset_key), name=f"{asset_key.to_python_identifier()}_checks")
+    def ovc_blocks_checks(
+        context: dg.AssetCheckExecutionContext, ovc_database: PostgresResource, pipeline: PipelineSettings
+    ) -> Iterator[dg.AssetCheckResult]:
+        """Judge the window of the latest materialisation of `ovc_blocks` again (runs of the
+        asset judge their own window in the write step and record these checks there)."""
+        latest = context.instance.get_latest_materialization_event(asset_key)
+        if latest is None or latest.asset_materialization is None:
+            raise dg.Failure(description=f"{asset_key.to_user_string()} has no materialisation to check yet")
+        metadata = latest.asset_materialization.metadata
+        start = datetime.fromisoformat(metadata["window_start"].value)
+        end = datetime.fromisoformat(metadata["window_end"].value)
+        symbols = metadata["symbols"].value if "symbols" in metadata else pipeline.symbols
+        with ovc_database.connection() as conn:
+            _, results = judge_window(conn, symbols, start, end, pipeline)
+        yield from results
+
+    return ovc_blocks_checks
 
 
 def evaluate_checks(

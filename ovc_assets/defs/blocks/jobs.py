@@ -1,4 +1,8 @@
-"""Jobs over the block assets; each carries the tags that give its runs a run report."""
+"""Jobs over the block assets; each carries the tags that give its runs a run report.
+
+They leave out the check definitions (`ovc_blocks_checks`): the asset's step judges its window
+and records the checks itself, once per run, instead of Dagster planning every check once per
+partition of a range run."""
 
 import dagster as dg
 
@@ -10,7 +14,7 @@ from ovc_assets.runs.tags import RunType, ovc_run_tags
 def build_live_ingest_job(blocks_2h: dg.TimeWindowPartitionsDefinition):
     return dg.define_asset_job(
         "live_ingest_job",
-        selection=dg.AssetSelection.assets(OVC_BLOCKS),
+        selection=dg.AssetSelection.assets(OVC_BLOCKS).without_checks(),
         partitions_def=blocks_2h,
         tags=ovc_run_tags(RunType.LIVE_INGEST, input_source="tv_webhook", profile="MIN"),
         description="Land the TradingView alerts of 2H windows into ovc_blocks_v01 (LIVE_INGEST).",
@@ -23,7 +27,7 @@ def build_hist_backfill_job():
     single-run policy the range is one run that works through it in checkpointed chunks."""
     return dg.define_asset_job(
         "hist_backfill_job",
-        selection=dg.AssetSelection.assets(OVC_BLOCKS),
+        selection=dg.AssetSelection.assets(OVC_BLOCKS).without_checks(),
         tags=ovc_run_tags(RunType.HIST_BACKFILL),
         config={"ops": {OVC_BLOCKS.to_python_identifier(): {"config": {"source": OANDA}}}},
         description="Backfill ovc_blocks_v01 from OANDA v20 or CSV candles resampled to 2H blocks (HIST_BACKFILL).",
