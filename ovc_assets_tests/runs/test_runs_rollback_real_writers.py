@@ -112,6 +112,11 @@ def test_rolling_back_a_real_history_backfill_restores_the_live_week_exactly(
     assert shown.exit_code == 0 and json.loads(shown.stdout)["manifest"]["status"] == "ROLLED_BACK"
     listed = ovc("runs", "list", "--type", "ROLLBACK", "--json")
     assert [run["run_id"] for run in json.loads(listed.stdout)] == [outcome["rollback_run_id"]]
+    report = ovc("report", "show", outcome["rollback_run_id"], "--json")
+    assert report.exit_code == 0 and json.loads(report.stdout)["input_range"] == f"run_id={backfill}"
+    assert ovc("validate-duplicates").exit_code == 0
+    again = runner.invoke(app, ["runs", "rollback", backfill])
+    assert again.exit_code != 0 and "already rolled back" in str(again.exception)
 
 
 def test_rolling_back_the_live_run_removes_every_row_it_inserted(conn, live_week) -> None:
