@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     AUTH = "E_AUTH"
     EMPTY_BODY = "E_EMPTY_BODY"
     BODY_TOO_LARGE = "E_BODY_TOO_LARGE"
+    BODY_INCOMPLETE = "E_BODY_INCOMPLETE"
     ENCODING = "E_ENCODING"
     # Historical candles: CSV files and the OANDA v20 API (history backfill).
     CANDLE_COLUMNS = "E_CANDLE_COLUMNS"

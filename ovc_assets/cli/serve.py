@@ -10,6 +10,7 @@ import uvicorn
 
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.receiver.config import load_receiver_config
+from ovc_assets.receiver.server import server_options
 from ovc_assets.settings import load_settings
 from ovc_assets.storage.migrations import applied_migrations, discover_migrations
 from ovc_assets.storage.postgres import mask_dsn, resolve_dsn
@@ -58,6 +59,8 @@ def serve_command(
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # Header size and deadline, idle keep-alive, concurrency (see receiver/server.py).
+        **server_options(),
     )
 
 

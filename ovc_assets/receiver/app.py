@@ -24,7 +24,7 @@ from urllib.parse import unquote
 import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -68,6 +68,10 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 256
 BATCH_SLOTS = 3
 """Batches in flight at once per worker (see `GroupCommitWriter`): 3 and 4 measured best of 1 to 6."""
+BODY_DEADLINE_SECONDS = 2.0
+"""From the end of a request's headers to the end of its body: well under TradingView's 3 s.
+What arrived by then is stored and answered 408 (`E_BODY_INCOMPLETE`). uvicorn has no such
+deadline; the header deadline and size limit are `server.GuardedHttpToolsProtocol`'s."""
 UNMATCHED_ROUTE = "-"
 """The route logged for a request no route matched."""
 MAX_COUNTED_BYTES = 1024 * 1024
@@ -231,7 +235,7 @@ class Receiver:
             # Not landed: the allow-list exists to keep strangers' bodies out of the archive.
             log_request(route, 403, started, client=client, codes=[ErrorCode.AUTH])
             return _refusal(Verdict(403, (ErrorCode.AUTH,), "this source address may not post"))
-        body, size = await _read_body(request)
+        body, size, complete = await _read_body(request)
         arrival = Arrival(
             route=route,
             body=body,
@@ -240,6 +244,7 @@ class Receiver:
             client_addr=client,
             content_type=request.headers.get("content-type"),
             token_in_query=self._token_in_query(request),
+            complete=complete,
         )
         event, verdict = admit(arrival, secret=self._config.token)
         receipt = await self.writer.submit(event)
@@ -261,7 +266,9 @@ class Receiver:
             route, verdict.status, started, client=client, codes=verdict.codes,
             event_id=str(receipt.event_id), duplicate=receipt.duplicate, size=size,
         )
-        return JSONResponse(content, status_code=verdict.status)
+        # The rest of an incomplete body may still come: not on this connection.
+        headers = None if complete else {"connection": "close"}
+        return JSONResponse(content, status_code=verdict.status, headers=headers)
 
     def _token_in_query(self, request: Request) -> bool:
         query = request.scope.get("query_string")
@@ -271,8 +278,9 @@ class Receiver:
         return "token" in request.query_params or bool(secret and secret in unquote(query.decode("latin-1")))
 
 
-async def _read_body(request: Request) -> tuple[bytes, int]:
-    """At most `MAX_BODY_BYTES + 1` bytes of the body, and its true size.
+async def _read_body(request: Request) -> tuple[bytes, int, bool]:
+    """At most `MAX_BODY_BYTES + 1` bytes of the body, its true size, and whether it all
+    arrived within `BODY_DEADLINE_SECONDS` (the sender neither stalled nor went away).
 
     A body over the limit is read on and dropped up to `MAX_COUNTED_BYTES`, so that the
     sender gets its 413 on a clean connection; beyond that its size is the Content-Length
@@ -281,15 +289,20 @@ async def _read_body(request: Request) -> tuple[bytes, int]:
     declared = request.headers.get("content-length")
     kept: list[bytes] = []
     kept_size = size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if kept_size <= MAX_BODY_BYTES:
-            piece = chunk[: MAX_BODY_BYTES + 1 - kept_size]
-            kept.append(piece)
-            kept_size += len(piece)
-        if size >= MAX_COUNTED_BYTES:
-            break
-    return b"".join(kept), max(size, int(declared) if declared and declared.isdigit() else 0)
+    complete = True
+    try:
+        async with asyncio.timeout(BODY_DEADLINE_SECONDS):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if kept_size <= MAX_BODY_BYTES:
+                    piece = chunk[: MAX_BODY_BYTES + 1 - kept_size]
+                    kept.append(piece)
+                    kept_size += len(piece)
+                if size >= MAX_COUNTED_BYTES:
+                    break
+    except (TimeoutError, ClientDisconnect):
+        complete = False
+    return b"".join(kept), max(size, int(declared) if declared and declared.isdigit() else 0), complete
 
 
 def _database_health(dsn: str) -> tuple[str, int | None]:

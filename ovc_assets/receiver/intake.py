@@ -84,6 +84,8 @@ class Arrival:
     client_addr: str | None = None
     content_type: str | None = None
     token_in_query: bool = False
+    complete: bool = True
+    """False when the sender stopped (or disconnected) before the end of its body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,15 +116,18 @@ def admit(arrival: Arrival, *, secret: str | None) -> tuple[LandingEvent, Verdic
     `secret` is `OVC_TOKEN` (the secure route's token), or None when it is not configured.
     """
     rules = ROUTE_RULES[arrival.route]
-    truncated = arrival.body_size > MAX_BODY_BYTES
+    oversized = arrival.body_size > MAX_BODY_BYTES
+    truncated = oversized or not arrival.complete
     body = arrival.body[:MAX_BODY_BYTES]
     text = None if truncated else _utf8_or_none(body)
     result: ParseResult | None = None
     try:
-        if truncated:
+        if oversized:
             raise _Refusal(
                 413, ErrorCode.BODY_TOO_LARGE, f"{arrival.body_size} bytes; the limit is {MAX_BODY_BYTES}"
             )
+        if not arrival.complete:
+            raise _Refusal(408, ErrorCode.BODY_INCOMPLETE, f"{len(arrival.body)} of {arrival.body_size} bytes arrived in time")
         if arrival.token_in_query:
             raise _Refusal(400, ErrorCode.AUTH, "the token must travel in the JSON body, never in the URL")
         _check_media_type(arrival.content_type)

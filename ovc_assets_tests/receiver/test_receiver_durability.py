@@ -9,16 +9,18 @@ import httpx
 
 from ovc_assets.receiver.batch import replay_spool
 from ovc_assets.receiver.intake import Arrival, admit
+from ovc_assets.receiver.landing import LandingService
 from ovc_assets.receiver.spool import Spool
 from ovc_assets.settings import Settings
 from ovc_assets.storage.postgres import connect
-from ovc_assets.storage.raw_events import ROUTE_TV
+from ovc_assets.storage.raw_events import ROUTE_TV, land_events
 from ovc_assets.storage.raw_store import FileRawStore
 from ovc_assets_tests.receiver.receiver_harness import (
     eventually,
     fetch_events,
     run,
     set_database_accepting,
+    wait_until,
 )
 from ovc_assets_tests.receiver.receiver_payloads import unique_export
 
@@ -141,3 +143,21 @@ def test_replay_spool_lands_each_event_once(database_url: str, raw_root: Path, t
     second = replay_spool(settings)
     assert (second.segments.segments, second.segments.landed, second.pending_raw_written) == (0, 0, 0)
     assert sorted(str(e["event_id"]) for e in fetch_events(database_url)) == sorted(left)
+
+
+def test_a_starting_receiver_writes_the_raw_objects_a_dead_one_landed_but_never_spooled(
+    database_url: str, raw_root: Path
+) -> None:
+    # The writer runs a batch's transaction and its spool write at the same time: killed
+    # between the commit and the write, a process leaves events pending with no segment.
+    event, _ = admit(Arrival(ROUTE_TV, unique_export(1).encode(), 900, datetime.now(UTC)), secret=None)
+    with connect(database_url, autocommit=True) as conn:
+        land_events(conn, [event])
+    store = FileRawStore(raw_root)
+    service = LandingService(database_url, store, Spool(raw_root / ".spool"))  # default timings: a 5-minute sweep
+    service.start()
+    try:
+        wait_until(lambda: pending_raw(database_url) == 0, 20, "the start-up settlement")
+    finally:
+        service.close()
+    assert store.get(event.raw_key) == event.body

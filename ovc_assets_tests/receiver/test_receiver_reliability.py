@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,13 +34,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], log: Path, workers: int = 1) -> Iterator[tuple[subprocess.Popen, str]]:
-    """`ovc serve` in its own process, until it exits or the block ends."""
+def serving(
+    env: dict[str, str], log: Path, workers: int = 1, preexec_fn: Callable[[], None] | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`ovc serve` in its own process (`preexec_fn` runs in it first), until it exits or the block ends."""
     port = free_port()
     with log.open("ab") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "ovc_assets.cli", "serve", "--port", str(port), "--workers", str(workers)],
-            env=env, stdout=output, stderr=subprocess.STDOUT,
+            env=env, stdout=output, stderr=subprocess.STDOUT, preexec_fn=preexec_fn,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -195,3 +198,83 @@ def test_two_workers_record_a_thousand_identical_bodies_once(ovc_env: dict[str, 
     assert len({answer["event_id"] for answer in answers}) == 1
     with connect(database_url) as conn:
         assert conn.execute("SELECT count(*), sum(duplicate_count) FROM ovc.raw_events").fetchone() == (1, 999)
+
+
+def spool_segments(raw_root: Path) -> list[Path]:
+    return list((raw_root / ".spool").glob("*.seg"))
+
+
+def raw_object_count(raw_root: Path) -> int:
+    return sum(1 for path in (raw_root / "tv").rglob("*.txt")) if (raw_root / "tv").is_dir() else 0
+
+
+def pending_count(dsn: str) -> int:
+    with connect(dsn) as conn:
+        return conn.execute("SELECT count(*) FROM ovc.raw_events WHERE raw_status = 'pending'").fetchone()[0]
+
+
+def kill_while_raw_objects_are_written(process: subprocess.Popen, dsn: str, raw_root: Path, pause: float) -> bool:
+    """SIGKILL once the background raw writer is seen writing (objects appearing while events
+    are still pending), `pause` seconds later; False if it finished before that was seen."""
+    seen = raw_object_count(raw_root)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and pending_count(dsn):
+        time.sleep(0.01)
+        now = raw_object_count(raw_root)
+        if now > seen:
+            time.sleep(pause)
+            os.kill(process.pid, signal.SIGKILL)
+            return True
+        seen = now
+    return False
+
+
+SETTLED_AT_START_SECONDS = 20
+"""How long a restarted receiver gets to settle what the killed one left: far below the
+periodic sweep (5 minutes), which must not be what settles it."""
+
+
+def test_kills_at_random_moments_are_settled_at_start_up(ovc_env: dict[str, str], database_url: str, tmp_path: Path) -> None:
+    """kill -9 at random moments, mid-load or inside the background raw writer; each restart
+    settles everything the dead process left (segments and pending raw objects) at start-up."""
+    seed = random.randrange(1 << 32)
+    rng = random.Random(seed)
+    env = {**os.environ, **ovc_env}
+    raw_root = Path(ovc_env["OVC_HOME"]) / "raw"
+    log = tmp_path / "serve.log"
+    acknowledged: dict[int, str] = {}
+    kills = []
+    for round_number in range(4):
+        first = round_number * 1500
+        with serving(env, log) as (process, url):
+            wait_until(
+                lambda: not pending_count(database_url) and not spool_segments(raw_root),
+                SETTLED_AT_START_SECONDS, f"the start-up settlement (seed {seed}, kills {kills})",
+            )
+            if rng.random() < 0.5:
+                kill_after = rng.randrange(20, 1200)
+                kills.append(f"mid-load after {kill_after} acks")
+
+                def kill_mid_load() -> None:
+                    if len(acknowledged) - acknowledged_before == kill_after:
+                        os.kill(process.pid, signal.SIGKILL)
+
+                acknowledged_before = len(acknowledged)
+                asyncio.run(send(url, range(first, first + 1500), acknowledged, 16, after_each=kill_mid_load))
+            else:
+                pause = rng.uniform(0, 0.2)
+                kills.append(f"raw writer, {pause:.3f} s in")
+                asyncio.run(send(url, range(first, first + 600), acknowledged, 16))
+                if not kill_while_raw_objects_are_written(process, database_url, raw_root, pause):
+                    os.kill(process.pid, signal.SIGKILL)
+                    kills[-1] += " (writer already done)"
+            assert process.wait(timeout=10) == -signal.SIGKILL
+    with serving(env, log):
+        wait_until(
+            lambda: not pending_count(database_url) and not spool_segments(raw_root),
+            SETTLED_AT_START_SECONDS, f"the start-up settlement (seed {seed}, kills {kills})",
+        )
+    landed = landed_ids(database_url)
+    assert set(acknowledged.values()) <= set(landed), f"seed {seed}, kills {kills}"
+    assert len(landed) == len(set(landed))
+    assert_every_event_has_its_raw_object(database_url, raw_root)

@@ -1,0 +1,118 @@
+"""The HTTP server's limits: how long and how much a client may take before its request.
+
+uvicorn's httptools protocol keeps every byte of an unfinished request line and header block,
+has no timer between a connection's first byte and the end of its headers (its keep-alive
+timer stops at the first byte), and under libuv a process out of file descriptors accepts
+and drops new connections, valid alerts among them. `GuardedHttpToolsProtocol` adds:
+
+- a size limit: request line plus headers over `MAX_HEADER_BYTES` get a 431, then close;
+- a header deadline: a connection that has not completed a request's headers within
+  `HEADER_TIMEOUT_SECONDS` of connecting (or of its previous response) is closed;
+- a connection cap below the descriptor limit: when a new connection would exceed it, the
+  connection that has waited longest without completing its headers is closed, so idle
+  connections cannot crowd out a sender that is sending.
+
+The body's deadline is the app's (`app.BODY_DEADLINE_SECONDS`), since only the app can store
+what arrived of it. `server_options` are the uvicorn settings `ovc serve` runs with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import resource
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEADER_BYTES = 32 * 1024
+"""Request line plus headers; TradingView sends well under 2 KiB."""
+HEADER_TIMEOUT_SECONDS = 2.0
+"""From a connection's (or the previous response's) end to its request's headers; well
+under TradingView's 3 s, within which its whole request must be answered."""
+RESERVED_DESCRIPTORS = 64
+"""File descriptors kept for the database, the spool, the raw store and the logs."""
+MIN_CONNECTIONS = 32
+
+_HEADERS_TOO_LARGE_BODY = b'{"ok": false, "codes": [], "message": "request line and headers too large"}'
+_HEADERS_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_HEADERS_TOO_LARGE_BODY), _HEADERS_TOO_LARGE_BODY)
+)
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a size limit and a deadline on each request's headers,
+    and a cap on connections that evicts the longest-waiting one."""
+
+    waiting: dict[GuardedHttpToolsProtocol, None] = {}
+    """This process's connections waiting for a request's headers, oldest first."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._headers_pending = True
+        self._header_bytes = 0
+        self._await_headers()
+        cap = connection_cap()
+        if cap is not None and len(self.connections) > cap:
+            oldest = next(iter(self.waiting))
+            if oldest is not self:
+                oldest._close()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._headers_pending:
+            self._header_bytes += len(data)
+            if self._header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
+                self.transport.write(_HEADERS_TOO_LARGE)
+                self._close()
+
+    def on_headers_complete(self) -> None:
+        self._headers_pending = False
+        self._header_bytes = 0
+        self._stop_waiting()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._headers_pending = True  # what follows on this connection is the next request
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self._header_timer is None and self._headers_pending:
+            self._await_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_waiting()
+        super().connection_lost(exc)
+
+    def _await_headers(self) -> None:
+        self._header_timer = self.loop.call_later(HEADER_TIMEOUT_SECONDS, self._close)
+        self.waiting[self] = None
+
+    def _stop_waiting(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        self.waiting.pop(self, None)
+
+    def _close(self) -> None:
+        self._stop_waiting()
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+@functools.cache
+def connection_cap() -> int | None:
+    """How many connections this process keeps open: its descriptor limit less a reserve."""
+    soft_limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft_limit == resource.RLIM_INFINITY else max(MIN_CONNECTIONS, soft_limit - RESERVED_DESCRIPTORS)
+
+
+def server_options() -> dict[str, object]:
+    """The uvicorn settings of `ovc serve` that bound what clients can hold."""
+    return {
+        "http": GuardedHttpToolsProtocol,
+        # Between requests as before the first: the same deadline.
+        "timeout_keep_alive": HEADER_TIMEOUT_SECONDS,
+    }
