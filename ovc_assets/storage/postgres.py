@@ -142,7 +142,8 @@ def writer_dsn(dsn: str) -> str:
         with connect(owner_dsn(dsn), autocommit=True) as conn:
             ready = conn.execute(WRITER_READY_SQL, {"role": WRITER_ROLE}).fetchone()[0]
     except OvcError as error:
-        log.warning("writer role not checked, acting as the connecting user: %s", error.message)
+        # Not a warning: the caller's own connection fails next with this same error.
+        log.info("writer role not checked, acting as the connecting user: %s", error.message)
         return dsn
     _writer_dsns[dsn] = with_writer_role(dsn) if ready else dsn
     return _writer_dsns[dsn]

@@ -7,6 +7,9 @@ import socket
 import subprocess
 import sys
 
+import psycopg
+import pytest
+
 
 def run_ovc(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     environment = {**os.environ, **(env or {})}
@@ -83,3 +86,80 @@ def test_embedded_server_is_started_reused_and_stopped(tmp_path) -> None:
     assert "running" in ovc("db", "status").stdout, "a command must not stop a server it did not start"
     assert ovc("db", "stop").stdout.strip() == "stopped"
     assert "stopped" in ovc("db", "status").stdout
+
+
+SECRET = "Pw0rdXyz9"
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        (f"postgresql://u@127.0.0.1:1/x?password={SECRET}", "postgresql://u@127.0.0.1:1/x?password=***"),
+        (f"postgresql://u:{SECRET}@[bad/x", "postgresql://u:***@[bad/x"),
+        (f"host=127.0.0.1 port=1 user=u password={SECRET} dbname=x", "host=127.0.0.1 port=1 user=u password=*** dbname=x"),
+        (f"host=127.0.0.1 password='{SECRET} x", "host=127.0.0.1 password=***"),
+    ],
+)
+def test_db_url_masks_every_dsn_form_and_never_crashes(ovc_env: dict[str, str], dsn: str, shown: str) -> None:
+    result = run_ovc("db", "url", env={"OVC_DATABASE_URL": dsn})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == shown
+    assert SECRET not in result.stdout + result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [("db", "migrate"), ("runs", "list"), ("report", "verify")])
+@pytest.mark.parametrize(
+    "dsn", [f"postgresql://u:{SECRET}@[bad/x", f"postgresql://u@127.0.0.1:1/x?password={SECRET}", f"password={SECRET} x"]
+)
+def test_database_errors_are_one_coded_line_without_the_password(
+    ovc_env: dict[str, str], command: tuple[str, ...], dsn: str
+) -> None:
+    result = run_ovc(*command, env={"OVC_DATABASE_URL": dsn})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("error E_DB_UNREACHABLE: ") and len(result.stderr.strip().splitlines()) == 1
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_db_migrate_says_what_the_roles_guarantee(ovc_env: dict[str, str], empty_database_url: str) -> None:
+    result = run_ovc("db", "migrate", env={"OVC_DATABASE_URL": empty_database_url})
+    assert result.returncode == 0, result.stderr
+    assert "roles: ovc_owner owns schema ovc; data commands act as ovc_writer" in result.stdout
+
+
+def test_db_url_on_the_embedded_default_prints_a_dsn_that_works_afterwards(tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OVC_DATABASE_URL"}
+    env["OVC_HOME"] = str(tmp_path / "home")
+    url = subprocess.run([sys.executable, "-m", "ovc_assets.cli", "db", "url"], capture_output=True, text=True,
+                         env=env, timeout=120)
+    try:
+        assert url.returncode == 0, url.stderr
+        assert "left running; stop it with `ovc db stop`" in url.stderr
+        with psycopg.connect(url.stdout.strip(), connect_timeout=5) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        stop = subprocess.run([sys.executable, "-m", "ovc_assets.cli", "db", "stop"], capture_output=True, text=True,
+                              env=env, timeout=120)
+    assert stop.stdout.strip() == "stopped"
+
+
+def test_serve_banner_masks_the_password(ovc_env: dict[str, str], database_url: str) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, **ovc_env, "OVC_DATABASE_URL": f"{database_url} password={SECRET}", "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ovc_assets.cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    lines: list[str] = []
+    try:
+        for line in server.stdout:
+            lines.append(line)
+            if line.strip().startswith("database"):
+                break
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    banner = "".join(lines)
+    assert "password=***" in banner, banner
+    assert SECRET not in banner

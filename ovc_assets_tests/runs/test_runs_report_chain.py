@@ -200,3 +200,28 @@ def test_report_verify_exits_1_naming_the_break_and_0_when_intact(conn, reports_
     assert f"BREAK {reports_dir / 'run-2.json'}: run run-2 (link 2): file edited (hash mismatch)" in broken.output
     as_json = runner.invoke(app, ["report", "verify", "--json", "--no-files"])
     assert as_json.exit_code == 0 and json.loads(as_json.output)["files_checked"] == 0
+
+
+def test_the_daily_materialisation_checks_the_chain_and_names_a_break(conn, reports_dir, three_reports) -> None:
+    import dagster as dg
+
+    from ovc_assets.defs.resources import PostgresResource
+    from ovc_assets.defs.run_reports.assets import CHAIN_CHECK_NAME, ovc_run_reports, partition_key_for
+
+    resources = {"ovc_database": PostgresResource(database_url=conn.info.dsn)}
+    day = partition_key_for(load_report(conn, "run-1"))
+
+    def check() -> dg.AssetCheckEvaluation:
+        with dg.instance_for_test() as instance:
+            result = dg.materialize([ovc_run_reports], instance=instance, resources=resources, partition_key=day)
+        (evaluation,) = result.get_asset_check_evaluations()
+        assert evaluation.check_name == CHAIN_CHECK_NAME
+        return evaluation
+
+    intact = check()
+    assert intact.passed and intact.metadata["links"].value == 3 and intact.metadata["files_checked"].value == 3
+    _disable_immutability(conn)
+    conn.execute("UPDATE ovc.ovc_run_reports_v01 SET run_status = 'PASS', warnings = '[]' WHERE run_id = 'run-3'")
+    broken = check()
+    assert not broken.passed and broken.severity == dg.AssetCheckSeverity.ERROR
+    assert "run run-3 (link 3): report edited after it was written" in broken.metadata["findings"].value

@@ -18,6 +18,14 @@ from ovc_assets.storage.postgres import Database, connect, describe_server, mask
         ("postgresql://alice@db.example.com/ovc", "postgresql://alice@db.example.com/ovc"),
         ("postgresql+psycopg2://u:p%40ss@h/d?sslmode=require", "postgresql+psycopg2://u:***@h/d?sslmode=require"),
         ("postgresql://postgres:@/postgres?host=/tmp/pg", "postgresql://postgres:@/postgres?host=/tmp/pg"),
+        ("postgresql://u@127.0.0.1:1/x?password=pw", "postgresql://u@127.0.0.1:1/x?password=***"),
+        ("postgresql://u@h/x?sslmode=require&PASSWORD=pw&a=1", "postgresql://u@h/x?sslmode=require&PASSWORD=***&a=1"),
+        ("postgresql://u@h/x?sslpassword=key&password=pw", "postgresql://u@h/x?sslpassword=***&password=***"),
+        ("postgresql://u:pw@[bad/x", "postgresql://u:***@[bad/x"),
+        ("postgresql://u:p@ss@h/x", "postgresql://u:***@h/x"),
+        ("host=h password='a b\\' c' user=u", "host=h password=*** user=u"),
+        ("host=h password = pw user=u", "host=h password = *** user=u"),
+        ("host=h user=u password", "host=h user=u password"),
     ],
 )
 def test_mask_dsn_hides_only_the_password(dsn: str, masked: str) -> None:
@@ -28,6 +36,28 @@ def test_mask_dsn_in_key_value_form() -> None:
     masked = mask_dsn("host=h port=5432 user=u password=hunter2 dbname=d")
     assert "hunter2" not in masked
     assert conninfo_to_dict(masked) == {"host": "h", "port": "5432", "user": "u", "password": "***", "dbname": "d"}
+
+
+def test_mask_dsn_never_raises_and_never_returns_a_password_it_was_given() -> None:
+    for dsn in ("postgresql://u:pw1@[", "postgresql://:pw2@", "password='pw3", "x password=pw4", "postgresql://u:pw5@h:bad"):
+        assert "pw" not in mask_dsn(dsn), dsn
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://u:Malformed77@[bad/x",
+        "host=127.0.0.1 password=Malformed77 user",
+        "postgresql://u@127.0.0.1:{port}/x?password=Malformed77",
+        "host=127.0.0.1 port={port} user=u password=Malformed77 dbname=x",
+        "postgresql://u:Malformed%3777@127.0.0.1:{port}/x",
+    ],
+)
+def test_connection_errors_never_carry_the_password_in_any_dsn_form(dsn: str) -> None:
+    with pytest.raises(OvcError) as raised:
+        connect(dsn.format(port=_closed_port()))
+    assert raised.value.code is ErrorCode.DB_UNREACHABLE
+    assert "Malformed77" not in str(raised.value) and "\n" not in raised.value.message
 
 
 def test_describe_server_names_host_port_and_database() -> None:

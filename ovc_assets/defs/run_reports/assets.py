@@ -22,8 +22,10 @@ from ovc_assets.defs.partitions import ovc_daily_partitions
 from ovc_assets.defs.resources import PostgresResource
 from ovc_assets.ops.daily_quality import daily_quality
 from ovc_assets.ops.quality_plots import quality_figures, quality_markdown
+from ovc_assets.runs.chain import ChainVerification, verify_report_chain
 from ovc_assets.runs.report import FAIL, PASS, REPORT_COLUMNS, WARN, RunReport
 from ovc_assets.runs.store import load_reports_between
+from ovc_assets.settings import load_settings
 
 RUN_REPORTS_ASSET_KEY = dg.AssetKey("ovc_run_reports")
 RUN_REPORTS_START = datetime(2025, 1, 1, 17, tzinfo=NEW_YORK)
@@ -130,25 +132,60 @@ def report_materialization(report: RunReport, day_reports: list[RunReport]) -> d
     )
 
 
+CHAIN_CHECK_NAME = "run_report_chain_is_intact"
+
+
+def chain_check_result(verification: ChainVerification) -> dg.AssetCheckResult:
+    """The chain check's result: passed only without a break; every break named."""
+    return dg.AssetCheckResult(
+        check_name=CHAIN_CHECK_NAME,
+        passed=verification.ok,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "links": dg.MetadataValue.int(verification.links),
+            "older_than_chain": dg.MetadataValue.int(verification.older_than_chain),
+            "files_checked": dg.MetadataValue.int(verification.files_checked),
+            "head_sha256": dg.MetadataValue.text(verification.head_sha256 or ""),
+            "breaks": dg.MetadataValue.int(len(verification.breaks)),
+            "findings": dg.MetadataValue.md("\n".join(f"- {_cell(str(b))}" for b in verification.breaks) or "none"),
+        },
+    )
+
+
 @dg.asset(
     key=RUN_REPORTS_ASSET_KEY,
     partitions_def=run_report_partitions,
     group_name="run_reports",
     kinds={"postgres"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            CHAIN_CHECK_NAME,
+            asset=RUN_REPORTS_ASSET_KEY,
+            description=(
+                "Every run report, in ovc_run_reports_v01 and in $OVC_HOME/reports, is unedited and in its "
+                "place in the SHA-256 hash chain: nothing edited, deleted, re-ordered or forged (ovc report verify)."
+            ),
+        )
+    ],
 )
 def ovc_run_reports(context: dg.AssetExecutionContext, ovc_database: PostgresResource) -> dg.MaterializeResult:
     """The run reports of one OVC day (17:00 to 17:00 New York): one immutable report per
     OVC run (seed 002), with its verdict PASS / WARN / FAIL and the reasons. Written by the
     run-report sensors as each run ends; materialising a day recomputes its table from
-    `ovc.ovc_run_reports_v01` and draws the data-quality figures of the 14 days up to it
-    (blocks vs the FX calendar, rejected payloads by code, verdicts, TradingView vs provider)."""
+    `ovc.ovc_run_reports_v01`, verifies the whole report hash chain (table and files) and draws
+    the data-quality figures of the 14 days up to it (blocks vs the FX calendar, rejected
+    payloads by code, verdicts, TradingView vs provider)."""
     start_ms, end_ms = day_bounds_ms(context.partition_key)
     day = date.fromisoformat(context.partition_key)
     with ovc_database.connection() as conn:
         reports = load_reports_between(conn, start_ms, end_ms)
         quality = daily_quality(conn, day - timedelta(days=QUALITY_PLOT_DAYS - 1), day)
+        verification = verify_report_chain(conn, load_settings().reports_dir)
     context.log.info(f"{len(reports)} run report(s) on {context.partition_key}")
+    for found in verification.breaks:
+        context.log.error(f"run report chain: {found}")
     figures = quality_figures(quality)
     return dg.MaterializeResult(
-        metadata={**day_metadata(reports), "data_quality": dg.MetadataValue.md(quality_markdown(quality, figures))}
+        metadata={**day_metadata(reports), "data_quality": dg.MetadataValue.md(quality_markdown(quality, figures))},
+        check_results=[chain_check_result(verification)],
     )
