@@ -47,6 +47,15 @@ class OutcomeRange:
             if status == COMPLETE
         }
 
+    def complete_totals(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(symbol, window type) -> (COMPLETE outcomes computed, sum of their block starts in epoch seconds)."""
+        totals: dict[tuple[str, str], tuple[int, int]] = {}
+        for batch in self.batches:
+            starts = batch.block_start[batch.window_status == COMPLETE] // 1_000_000_000
+            if len(starts):
+                totals[(batch.symbol, batch.window.name)] = (len(starts), int(starts.sum()))
+        return totals
+
     def total(self, reason: str) -> int:
         """How many windows were left unwritten for `reason` (pending_bids, empty_bids, unpriced_bids)."""
         return sum(len(getattr(batch, reason)) for batch in self.batches)
