@@ -14,6 +14,7 @@ from ovc_assets.defs.partitions import blocks_2h_partitions, partitions_start
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.run_reports import run_report_assets, run_report_sensors
 from ovc_assets.defs.storage.assets import ovc_database_schema
+from ovc_assets.settings import load_settings
 
 
 def build_definitions() -> dg.Definitions:
@@ -25,7 +26,10 @@ def build_definitions() -> dg.Definitions:
         jobs=[live_ingest_job, build_hist_backfill_job()],
         schedules=[build_live_blocks_schedule(live_ingest_job, schedule_grace_minutes())],
         sensors=[build_late_events_sensor(live_ingest_job, blocks_2h), *run_report_sensors],
-        resources={"ovc_database": PostgresResource(), "pipeline": PipelineSettings()},
+        resources={
+            "ovc_database": PostgresResource(),
+            "pipeline": PipelineSettings(symbols=list(load_settings().symbols)),
+        },
     )
 
 

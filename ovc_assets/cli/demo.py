@@ -8,7 +8,9 @@
    with the asset checks.
 4. The missed blocks are filled from a sample candle file (a HIST_BACKFILL run per symbol):
    provider prices for every block, live rows keep theirs, and `blocks_missing` drops to 0.
-5. Each run gets its run report, as the run-report sensor would write it; the reports are printed.
+5. Each run gets its run report, as the run-report sensor would write it, and its day of
+   `ovc_run_reports` is materialised (so `ovc dev` shows the reports at once); the reports
+   are printed. The migrations show as a materialisation of `ovc_database_schema`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ovc_assets.dagster_instance import prepare_dagster_home
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 from ovc_assets.defs.blocks.inprocess import run_block_range
 from ovc_assets.defs.resources import PipelineSettings
+from ovc_assets.defs.storage.assets import migrate_and_record
 from ovc_assets.demo.sample_week import (
     DEMO_SYMBOLS,
     sample_alerts,
@@ -42,7 +45,6 @@ from ovc_assets.receiver.config import load_receiver_config
 from ovc_assets.runs.report import RunReport
 from ovc_assets.runs.tags import RunType
 from ovc_assets.settings import load_settings
-from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import mask_dsn, resolve_dsn, server_version
 from ovc_assets.storage.raw_store import open_raw_store
 
@@ -113,7 +115,7 @@ def demo_command() -> None:
     started = time.perf_counter()
     settings = load_settings()
     dsn = resolve_dsn(settings)
-    applied = migrate(dsn).applied
+    applied = migrate_and_record(dsn, settings).applied
     console.print(f"database: {mask_dsn(dsn)} (PostgreSQL {server_version(dsn)}); migrations applied now: {len(applied)}")
     store = open_raw_store(settings.raw_store_url, settings.s3_endpoint_url)
     console.print(f"raw store: {store.location}; Dagster instance: {prepare_dagster_home(dsn, settings)} (storage in PostgreSQL)")

@@ -9,7 +9,8 @@ import dagster as dg
 import psycopg
 
 from ovc_assets.defs.blocks.checks import check_specs, evaluate_checks
-from ovc_assets.defs.blocks.history import BlocksSourceConfig, ingest_history
+from ovc_assets.defs.blocks.history import BlocksSourceConfig, ingest_history, require_provider_source
+from ovc_assets.defs.blocks.symbols import blocks_of_unconfigured_symbols, warn_unconfigured_symbols
 from ovc_assets.defs.metadata import markdown_table
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.storage.assets import ovc_database_schema
@@ -143,6 +144,7 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
 
         Either way unchanged rows are left alone, so reruns are no-ops, and the checks judge
         the whole window after the write."""
+        require_provider_source(context.run.tags, config)
         dsn = ovc_database.dsn()
         symbols = config.symbols_of_run(pipeline.symbols)
         with ovc_database.connection() as conn:
@@ -156,10 +158,14 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
                 conn, symbols, ingest.start, ingest.end, null_rate_columns=sorted(pipeline.null_rate_thresholds)
             )
             check_results = evaluate_checks(conn, quality, pipeline.null_rate_thresholds, pipeline.ohlc_divergence_tolerance)
+            configured = sorted({*pipeline.symbols, *symbols})
+            other_symbols = blocks_of_unconfigured_symbols(conn, ingest.start, ingest.end, configured)
+        warn_unconfigured_symbols(context, other_symbols, configured)
         return dg.MaterializeResult(
             metadata={
                 **ingest.metadata(),
                 "symbols": dg.MetadataValue.json(symbols),
+                "unconfigured_symbol_blocks": dg.MetadataValue.json(other_symbols),
                 "blocks_missing": dg.MetadataValue.int(quality.blocks_missing or 0),
                 "sanity_error_count": dg.MetadataValue.int(quality.sanity_error_count),
             },

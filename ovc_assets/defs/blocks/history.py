@@ -29,7 +29,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -589,15 +589,30 @@ def _tag_as_backfill(context: dg.AssetExecutionContext, source: CandleSource) ->
 
 
 def build_hist_backfill_job():
-    """`hist_backfill_job`: `ovc_blocks` from provider candles (OANDA by default; edit the
-    config for CSV files). Launch it as a backfill over a partition range: with the asset's
-    single-run policy the range is one run that works through it in checkpointed chunks."""
+    """`hist_backfill_job`: `ovc_blocks` from provider candles; the run config names the source
+    (`source: oanda` or `csv`). Launch it as a backfill over a partition range: with the asset's
+    single-run policy the range is one run that works through it in checkpointed chunks.
+
+    The job has no default config on purpose: Dagster turns a partitioned job's config into
+    partition-scoped config, and a backfill launched from the job's Partitions tab with config
+    of its own then fails ("Cannot specify both partition-scoped run config and
+    backfill-scoped run config"). A run without a provider source fails with E_CONFIG."""
     from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 
     return dg.define_asset_job(
         "hist_backfill_job",
         selection=dg.AssetSelection.assets(OVC_BLOCKS),
         tags=ovc_run_tags(RunType.HIST_BACKFILL),
-        config={"ops": {OVC_BLOCKS.to_python_identifier(): {"config": {"source": OANDA}}}},
-        description="Backfill ovc_blocks_v01 from OANDA v20 or CSV candles resampled to 2H blocks (HIST_BACKFILL).",
+        description="Backfill ovc_blocks_v01 from OANDA v20 or CSV candles resampled to 2H blocks (HIST_BACKFILL); "
+        "run config ops.ovc_blocks.config.source: oanda or csv.",
     )
+
+
+def require_provider_source(run_tags: Mapping[str, str], config: BlocksSourceConfig) -> None:
+    """A HIST_BACKFILL run (e.g. `hist_backfill_job`) that names no provider would ingest the
+    landed webhook events instead: refused with E_CONFIG before anything is read."""
+    if config.reads_landed_events and run_tags.get(RUN_TYPE_TAG) == RunType.HIST_BACKFILL:
+        raise OvcError(
+            ErrorCode.CONFIG,
+            "a HIST_BACKFILL run reads provider candles: set ops.ovc_blocks.config.source to oanda or csv",
+        )
