@@ -30,8 +30,17 @@ DAGSTER_ENV_DEFAULTS = {
     # Store a range run's per-partition materialisations in batches of up to 1,000 events.
     "DAGSTER_EVENT_BATCH_SIZE": "1000",
 }
+# Production shape, also what `ovc dev` runs:
+# - run, event-log and schedule storage in PostgreSQL;
+# - runs launched by the UI, schedules and sensors wait in a queue; at most one run tagged
+#   `ovc/run_type` (every OVC job's runs) is in progress at a time, so two runs never write
+#   the same symbol's blocks at once (a run covers all configured symbols);
+# - run monitoring fails a run stuck in STARTING or CANCELING, and the run-report sweep
+#   fails and reports a STARTED run whose process is gone (the default run launcher has no
+#   health check of its own);
+# - sensor and schedule ticks are purged after a while (skipped sensor ticks after a day).
 DAGSTER_YAML = f"""\
-# Written by ovc: Dagster run, event-log and schedule storage in the OVC PostgreSQL server.
+# Written by ovc (ovc_assets/dagster_instance.py); rewritten when it differs.
 #
 # Range runs (history backfills) rely on two environment variables in every process that creates
 # or executes runs (the `ovc` command, the webserver, the daemon, run workers); `ovc` and
@@ -44,7 +53,31 @@ storage:
   postgres:
     postgres_url:
       env: {DAGSTER_URL_ENV}
+run_coordinator:
+  module: dagster.core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 4
+    tag_concurrency_limits:
+      - key: ovc/run_type
+        limit: 1
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  poll_interval_seconds: 60
+retention:
+  schedule:
+    purge_after_days: 90
+  sensor:
+    purge_after_days:
+      skipped: 1
+      failure: 30
+      success: 30
+      started: 30
 telemetry:
+  enabled: false
+nux:
   enabled: false
 """
 

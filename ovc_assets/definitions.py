@@ -20,6 +20,7 @@ from ovc_assets.defs.repair.sensors import build_missing_blocks_repair_sensor
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.run_reports import run_report_assets, run_report_sensors
 from ovc_assets.defs.storage.assets import ovc_database_schema
+from ovc_assets.settings import load_settings
 
 
 def build_definitions() -> dg.Definitions:
@@ -40,7 +41,11 @@ def build_definitions() -> dg.Definitions:
             build_alerts_sensor(),
             build_missing_blocks_repair_sensor(),
         ],
-        resources={"ovc_database": PostgresResource(), "pipeline": PipelineSettings(), "alerts": AlertSettings()},
+        resources={
+            "ovc_database": PostgresResource(),
+            "pipeline": PipelineSettings(symbols=list(load_settings().symbols)),
+            "alerts": AlertSettings(),
+        },
     )
 
 

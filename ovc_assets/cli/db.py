@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from ovc_assets.defs.storage.assets import migrate_and_record
 from ovc_assets.settings import load_settings
-from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import EmbeddedPostgres, mask_dsn, resolve_dsn
 
 db_app = typer.Typer(help="Database: DSN, migrations, embedded server.", no_args_is_help=True)
@@ -24,9 +24,11 @@ def url_command() -> None:
 
 @db_app.command("migrate")
 def migrate_command() -> None:
-    """Apply sql/*.sql in order, each in a transaction; a no-op when all are applied."""
-    dsn = resolve_dsn(as_writer=False)
-    result = migrate(dsn)
+    """Apply sql/*.sql in order, each in a transaction; a no-op when all are applied. The Dagster
+    UI shows the result as a materialisation of ovc_database_schema."""
+    settings = load_settings()
+    dsn = resolve_dsn(settings, as_writer=False)
+    result = migrate_and_record(dsn, settings)
     for version in result.applied:
         typer.echo(f"applied {version}")
     typer.echo(result.roles)

@@ -10,7 +10,9 @@
    provider prices for every block, live rows keep theirs, and `blocks_missing` drops to 0.
 5. The week's outcomes (NEXT_2H, NEXT_4H, NEXT_12H) are computed from the blocks (an
    OUTCOME_COMPUTE run); the last windows of the week stay pending until next week's blocks.
-6. Each run gets its run report, as the run-report sensor would write it; the reports are printed.
+6. Each run gets its run report, as the run-report sensor would write it, and its day of
+   `ovc_run_reports` is materialised (so `ovc dev` shows the reports at once); the reports
+   are printed. The migrations show as a materialisation of `ovc_database_schema`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 from ovc_assets.defs.blocks.inprocess import run_block_range
 from ovc_assets.defs.outcomes.assets import OVC_OUTCOMES
 from ovc_assets.defs.resources import PipelineSettings
+from ovc_assets.defs.storage.assets import migrate_and_record
 from ovc_assets.demo.sample_week import (
     DEMO_SYMBOLS,
     sample_alerts,
@@ -45,7 +48,6 @@ from ovc_assets.receiver.config import load_receiver_config
 from ovc_assets.runs.report import RunReport
 from ovc_assets.runs.tags import RunType
 from ovc_assets.settings import load_settings
-from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import mask_dsn, resolve_dsn, server_version
 from ovc_assets.storage.raw_store import open_raw_store
 
@@ -118,7 +120,7 @@ def demo_command() -> None:
     started = time.perf_counter()
     settings = load_settings()
     dsn = resolve_dsn(settings)
-    applied = migrate(dsn).applied
+    applied = migrate_and_record(dsn, settings).applied
     console.print(f"database: {mask_dsn(dsn)} (PostgreSQL {server_version(dsn)}); migrations applied now: {len(applied)}")
     store = open_raw_store(settings.raw_store_url, settings.s3_endpoint_url)
     console.print(f"raw store: {store.location}; Dagster instance: {prepare_dagster_home(dsn, settings)} (storage in PostgreSQL)")

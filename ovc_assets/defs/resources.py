@@ -32,7 +32,10 @@ class PipelineSettings(dg.ConfigurableResource):
 
     Symbols are configuration, not a partition dimension: one run of a 2H partition ingests
     every landed event of its window, and `symbols` says which series the calendar expects
-    (`blocks_missing`) and the schedule covers.
+    (`blocks_missing`) and the checks judge. The code location sets them from the deployment's
+    `OVC_SYMBOLS` (read when the definitions load, in the run's process too); a run may
+    override them under `resources: pipeline: config: symbols`. Blocks of other symbols in a
+    window are counted and warned about (`unconfigured_symbol_blocks`).
     """
 
     symbols: list[str] = ["GBPUSD"]

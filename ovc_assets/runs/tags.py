@@ -1,13 +1,16 @@
 """The run tags that make a Dagster run an OVC run, and the run types of seed 002.
 
-A run tagged `ovc/run_type` gets exactly one run report when it finishes (or dies). The
-other tags are optional; where one is missing the report falls back to a default derived
-from the run type or from the counts the run's steps recorded.
+A run tagged `ovc/run_type` gets exactly one run report when it finishes (or dies). A run
+launched without it (the asset page, `dagster asset materialize`, a job of the user's own)
+is an OVC run all the same when it targets an asset that writes OVC tables:
+`infer_run_type` names its type from those assets and the run config, and the report
+sensors tag the run with it. The other tags are optional; where one is missing the report
+falls back to a default derived from the run type or from the counts the run's steps recorded.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 
@@ -54,6 +57,16 @@ SOURCE_TIERS: Mapping[str, str] = {
     "full_export": "COLD_PATH_FILE",
     "ovc_blocks_v01": "DERIVED",
 }
+# The assets that write OVC tables, in the order that decides the type of a run that targets
+# several of them, with the run type of a run launched without the tag.
+RUN_TYPES_OF_WRITING_ASSETS: tuple[tuple[str, str], ...] = (
+    ("ovc_blocks", RunType.LIVE_INGEST),
+    ("ovc_block_details", RunType.FULL_ENRICH),
+    ("ovc_outcomes", RunType.OUTCOME_COMPUTE),
+)
+# `ovc_blocks` run config sources that read provider candles (a history backfill).
+PROVIDER_SOURCES = frozenset({"oanda", "csv"})
+
 # Every writer merges with INSERT .. ON CONFLICT on the table's key: duplicates are folded
 # in the same statement (seed 003's "inline" mode).
 DEFAULT_DEDUP_MODE = "inline"
@@ -82,3 +95,28 @@ def ovc_run_tags(
     }
     tags.update({key: value for key, value in optional.items() if value})
     return tags
+
+
+def infer_run_type(
+    tags: Mapping[str, str], asset_keys: Iterable[str], run_config: Mapping[str, object] | None
+) -> str | None:
+    """The run type of a run: its `ovc/run_type` tag, else the type implied by the OVC-writing
+    assets it targets (`ovc_blocks` with a provider `source` in its run config is a history
+    backfill); None for a run that writes no OVC table (e.g. `ovc_run_reports` alone)."""
+    if tags.get(RUN_TYPE_TAG):
+        return tags[RUN_TYPE_TAG]
+    targeted = set(asset_keys)
+    for asset_key, run_type in RUN_TYPES_OF_WRITING_ASSETS:
+        if asset_key not in targeted:
+            continue
+        if asset_key == "ovc_blocks" and _blocks_source(run_config) in PROVIDER_SOURCES:
+            return RunType.HIST_BACKFILL
+        return run_type
+    return None
+
+
+def _blocks_source(run_config: Mapping[str, object] | None) -> object:
+    ops = (run_config or {}).get("ops")
+    op = ops.get("ovc_blocks") if isinstance(ops, Mapping) else None
+    config = op.get("config") if isinstance(op, Mapping) else None
+    return config.get("source") if isinstance(config, Mapping) else None

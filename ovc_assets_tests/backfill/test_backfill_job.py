@@ -1,5 +1,5 @@
 """`hist_backfill_job` as the code location defines it: what a backfill launched from the UI
-runs (default config: OANDA; the CSV source by editing the config)."""
+runs: the run config names the source (`oanda` or `csv`); without one the job refuses to run."""
 
 from __future__ import annotations
 
@@ -35,17 +35,44 @@ def _blocks(database_url: str) -> list[tuple]:
         return conn.execute("SELECT symbol, provider_source, count(*) FROM ovc.ovc_blocks_v01 GROUP BY 1, 2").fetchall()
 
 
-def test_the_default_config_backfills_from_oanda(hist_backfill_job, fake_oanda, database_url, instance) -> None:
-    """A run launched from the job's launchpad or partitions page starts from the job's config."""
+def test_the_job_carries_no_partition_scoped_config(hist_backfill_job) -> None:
+    """A backfill from the job's Partitions tab brings its own run config; Dagster refuses it
+    ("Cannot specify both partition-scoped run config and backfill-scoped run config") when
+    the job's partitions carry config too."""
+    key = partition_key_for_block(Block(date(2026, 7, 13), "C"))
+    assert not hist_backfill_job.partitioned_config.get_run_config_for_partition_key(key)
+
+
+def test_an_oanda_source_in_the_run_config(hist_backfill_job, fake_oanda, database_url, instance) -> None:
     block = Block(date(2026, 7, 13), "C")
 
-    result = hist_backfill_job.execute_in_process(instance=instance, partition_key=partition_key_for_block(block))
+    result = hist_backfill_job.execute_in_process(
+        run_config={"ops": {"ovc_blocks": {"config": {"source": "oanda"}}}},
+        instance=instance,
+        partition_key=partition_key_for_block(block),
+    )
 
     assert result.success
     assert _blocks(database_url) == [("GBPUSD", "oanda", 1)]
     run = instance.get_run_by_id(result.run_id)
     assert (run.tags[RUN_TYPE_TAG], run.tags[INPUT_SOURCE_TAG]) == ("HIST_BACKFILL", "oanda_api")
     assert step_counts(database_url, result.run_id).insert_success == 1
+
+
+def test_the_job_without_a_provider_source_fails_with_e_config_and_reads_nothing(
+    hist_backfill_job, database_url, instance
+) -> None:
+    block = Block(date(2026, 7, 13), "C")
+
+    result = hist_backfill_job.execute_in_process(
+        instance=instance, partition_key=partition_key_for_block(block), raise_on_error=False
+    )
+
+    assert not result.success
+    assert "E_CONFIG" in str(result.failure_data_for_node("ovc_blocks").error)
+    assert _blocks(database_url) == []
+    with connect(database_url) as conn:
+        assert not conn.execute("SELECT 1 FROM ovc.ovc_run_counts WHERE dagster_run_id = %s", (result.run_id,)).fetchone()
 
 
 def test_a_range_run_from_the_asset_page_is_tagged_as_a_backfill(database_url, monkeypatch, fake_oanda, instance) -> None:

@@ -47,3 +47,21 @@ def test_runs_recorded_in_postgres_survive_a_new_instance(
     with connect(database_url) as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dagster_db,)).fetchone()
     again.dispose()
+
+
+def test_the_instance_queues_runs_limits_ovc_runs_monitors_them_and_purges_ticks(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")
+
+    instance = open_dagster_instance(database_url)
+    try:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        queue = instance.get_concurrency_config().run_queue_config
+        assert [(limit["key"], limit["limit"]) for limit in queue.tag_concurrency_limits] == [("ovc/run_type", 1)]
+        assert instance.run_monitoring_enabled and instance.run_monitoring_start_timeout_seconds == 180
+        retention = instance.get_settings("retention")
+        assert retention["sensor"]["purge_after_days"]["skipped"] == 1 and retention["schedule"]["purge_after_days"] == 90
+    finally:
+        instance.dispose()

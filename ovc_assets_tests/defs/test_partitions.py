@@ -74,7 +74,7 @@ def test_daily_partitions_are_ovc_days() -> None:
 
 def test_partitions_start_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OVC_PARTITIONS_START", raising=False)
-    assert partitions_start() == datetime(2020, 1, 5, 17, tzinfo=NEW_YORK)
+    assert partitions_start(date(2026, 12, 1)) == datetime(2025, 1, 1, 17, tzinfo=NEW_YORK)
     monkeypatch.setenv("OVC_PARTITIONS_START", "2024-06-02 17:00")
     assert partitions_start() == datetime(2024, 6, 2, 17, tzinfo=NEW_YORK)
 
@@ -82,3 +82,10 @@ def test_partitions_start_comes_from_the_environment(monkeypatch: pytest.MonkeyP
 def test_a_utc_start_means_the_same_instant() -> None:
     from_utc = blocks_2h_partitions(START.astimezone(UTC))
     assert from_utc.get_first_partition_key() == blocks_2h_partitions(START).get_first_partition_key() == "2025-12-28-17:00"
+
+
+def test_the_default_start_keeps_at_most_two_years_of_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The UI lists every partition on several pages: the default bounds their number."""
+    monkeypatch.delenv("OVC_PARTITIONS_START", raising=False)
+    assert blocks_2h_partitions(partitions_start(date(2026, 12, 31))).get_first_partition_key() == "2025-01-01-17:00"
+    assert blocks_2h_partitions(partitions_start()).get_num_partitions() <= 2 * 53 * 60

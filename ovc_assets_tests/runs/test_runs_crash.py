@@ -71,6 +71,7 @@ def test_a_killed_run_gets_a_fail_report_on_the_next_tick(
         assert report.finished_at_ms >= report.started_at_ms
         status, error = conn.execute("SELECT status, error FROM ovc.ovc_runs WHERE run_id = %s", (run_id,)).fetchone()
         assert status == "CRASHED" and f"pid {pid}" in error
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE, "failed, no longer STARTED"
 
         again = sweep(dg.build_sensor_context(instance=instance, resources=resources, cursor=result.cursor))
         assert again.asset_events == []

@@ -8,7 +8,8 @@ import dagster as dg
 import psycopg
 
 from ovc_assets.defs.blocks.checks import check_evaluations, judge_window
-from ovc_assets.defs.blocks.history import BlocksSourceConfig, ingest_history
+from ovc_assets.defs.blocks.history import BlocksSourceConfig, ingest_history, require_provider_source
+from ovc_assets.defs.blocks.symbols import blocks_of_unconfigured_symbols, warn_unconfigured_symbols
 from ovc_assets.defs.blocks.window import WindowIngest
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.storage.assets import ovc_database_schema
@@ -103,6 +104,7 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
 
         Either way unchanged rows are left alone, so reruns are no-ops, and the checks
         (`ovc_blocks_checks`) judge the whole window after the write, once per run."""
+        require_provider_source(context.run.tags, config)
         dsn = ovc_database.dsn()
         symbols = config.symbols_of_run(pipeline.symbols)
         with ovc_database.connection() as conn:
@@ -113,12 +115,16 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
             else:
                 ingest = ingest_history(context, conn, dsn, pipeline, config)
             quality, check_results = judge_window(conn, symbols, ingest.start, ingest.end, pipeline)
+            configured = sorted({*pipeline.symbols, *symbols})
+            other_symbols = blocks_of_unconfigured_symbols(conn, ingest.start, ingest.end, configured)
+        warn_unconfigured_symbols(context, other_symbols, configured)
         for evaluation in check_evaluations(OVC_BLOCKS, check_results):
             context.log_event(evaluation)
         return dg.MaterializeResult(
             metadata={
                 **ingest.metadata(),
                 "symbols": dg.MetadataValue.json(symbols),
+                "unconfigured_symbol_blocks": dg.MetadataValue.json(other_symbols),
                 "blocks_missing": dg.MetadataValue.int(quality.blocks_missing or 0),
                 "sanity_error_count": dg.MetadataValue.int(quality.sanity_error_count),
             },

@@ -2,7 +2,7 @@
 (`BlocksSourceConfig`) and the step that hands the run's window to the backfill engine
 (`ovc_assets.backfill`), counting for the run report and describing the run in metadata."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC
 from typing import Literal
@@ -21,6 +21,7 @@ from ovc_assets.backfill.sources import (
 )
 from ovc_assets.defs.blocks.window import WindowIngest
 from ovc_assets.defs.resources import PipelineSettings
+from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.pipeline.block_rows import PreparedBlocks
 from ovc_assets.providers.oanda import GRANULARITY_BAR_SIZES, OandaClient, from_oanda_instrument
 from ovc_assets.runs.counts import tracked_step
@@ -146,3 +147,13 @@ def _tag_as_backfill(context: dg.AssetExecutionContext, source: CandleSource) ->
     missing = {name: value for name, value in tags.items() if name not in context.run.tags}
     if missing:
         context.instance.add_run_tags(context.run.run_id, missing)
+
+
+def require_provider_source(run_tags: Mapping[str, str], config: BlocksSourceConfig) -> None:
+    """A HIST_BACKFILL run (e.g. `hist_backfill_job`) that names no provider would ingest the
+    landed webhook events instead: refused with E_CONFIG before anything is read."""
+    if config.reads_landed_events and run_tags.get(RUN_TYPE_TAG) == RunType.HIST_BACKFILL:
+        raise OvcError(
+            ErrorCode.CONFIG,
+            "a HIST_BACKFILL run reads provider candles: set ops.ovc_blocks.config.source to oanda or csv",
+        )

@@ -23,7 +23,7 @@ from ovc_assets.defs.partitions import (
     partitions_start,
 )
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
-from ovc_assets.runs.builder import report_dagster_run
+from ovc_assets.defs.run_reports.sensors import report_and_record
 from ovc_assets.runs.report import RunReport
 from ovc_assets.runs.tags import ovc_run_tags
 from ovc_assets.settings import Settings
@@ -52,7 +52,8 @@ def run_block_range(
     cli_args: str | None = None,
     run_config: Mapping[str, Any] | None = None,
 ) -> BlockRangeRun:
-    """Materialise `asset_key` over the blocks `first`..`last` in one run and write its report."""
+    """Materialise `asset_key` over the blocks `first`..`last` in one run, write its report and
+    show it in the UI (`ovc_run_reports`)."""
     start = min(first.start_utc, partitions_start())
     assets = [*build_block_assets(blocks_2h_partitions(start)), *build_outcome_assets(blocks_2h_partitions(start))]
     tags = {
@@ -77,7 +78,7 @@ def run_block_range(
             raise_on_error=False,
         )
         with connect(dsn, autocommit=True) as conn:
-            report = report_dagster_run(instance, result.run_id, conn, settings=settings).report
+            report = report_and_record(instance, conn, result.run_id, settings=settings).report
     finally:
         instance.dispose()
     return BlockRangeRun(result, report)

@@ -3,16 +3,18 @@
 - `ovc_run_report_success_sensor`, `ovc_run_report_failure_sensor`,
   `ovc_run_report_canceled_sensor`: run-status sensors over every code location (runs
   made in-process by `ovc` commands have no code location and are seen too). For each
-  finished run tagged `ovc/run_type` they build and store its report and record a runless
+  finished OVC run (tagged `ovc/run_type`, or targeting an asset that writes OVC tables:
+  `ovc_run_type_of` infers its type and tags the run, so a run launched from the asset page
+  or by `dagster asset materialize` is reported like any other) they build and store its report and record a runless
   materialisation of its day. Dagster's run-status machinery hands a sensor at most 5 runs
   per tick (`DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT`) and stops at the first run for which
   the sensor returns anything; these return None and report the materialisation on the
   instance themselves, so a tick handles its full 5 runs.
-- `ovc_missing_run_report_sensor` (every 60 s): the safety net. It looks at the OVC runs
+- `ovc_missing_run_report_sensor` (every 60 s): the safety net. It looks at the runs
   updated since its cursor (first tick: the last 7 days) and writes the missing reports of
   finished runs (e.g. ones that ended while the daemon was down, or whose run-status tick
   failed), and of runs still recorded as STARTED whose process is gone (liveness.py): a
-  FAIL report naming the dead process. Its cursor is JSON (`updated_after`, plus runs whose
+  FAIL report naming the dead process, after which the run is marked FAILURE. Its cursor is JSON (`updated_after`, plus runs whose
   report failed, retried a few times); a repeated tick is a no-op because the database
   refuses a second report for a run, which these sensors check first.
 """
@@ -35,7 +37,8 @@ from ovc_assets.runs.builder import ReportOutcome, report_dagster_run
 from ovc_assets.runs.liveness import DEFAULT_GRACE_SECONDS, dead_run_reason
 from ovc_assets.runs.manifest import SecretScrubber
 from ovc_assets.runs.store import existing_report_ids, load_reports_between
-from ovc_assets.runs.tags import RUN_TYPE_TAG, RUN_TYPES
+from ovc_assets.runs.tags import RUN_TYPE_TAG, infer_run_type
+from ovc_assets.settings import Settings
 from ovc_assets.storage.postgres import connect
 
 log = logging.getLogger(__name__)
@@ -52,16 +55,53 @@ def _materialization(conn: psycopg.Connection, outcome: ReportOutcome) -> dg.Ass
     return report_materialization(outcome.report, day_reports)
 
 
+def _targeted_asset_keys(instance: dg.DagsterInstance, run: dg.DagsterRun) -> set[str]:
+    """The assets a run targets: its asset selection, else the materialisations it planned
+    (a job's run, or an in-process `materialize`, may carry an empty selection)."""
+    if run.asset_selection:
+        return {key.to_user_string() for key in run.asset_selection}
+    planned = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    return {
+        record.event_log_entry.dagster_event.asset_key.to_user_string()
+        for record in planned.records
+        if record.event_log_entry.dagster_event is not None and record.event_log_entry.dagster_event.asset_key
+    }
+
+
+def ovc_run_type_of(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str | None:
+    """The OVC run type of a run (None: not an OVC run). A run launched without the
+    `ovc/run_type` tag gets the inferred one, so its report, the UI and `ovc runs` name it."""
+    if run.tags.get(RUN_TYPE_TAG):
+        return run.tags[RUN_TYPE_TAG]
+    run_type = infer_run_type(run.tags, _targeted_asset_keys(instance, run), run.run_config)
+    if run_type is not None:
+        instance.add_run_tags(run.run_id, {RUN_TYPE_TAG: str(run_type)})
+    return run_type
+
+
 def report_and_materialize(
     instance: dg.DagsterInstance,
     conn: psycopg.Connection,
     run_id: str,
     *,
     crashed_reason: str | None = None,
+    settings: Settings | None = None,
 ) -> tuple[ReportOutcome, dg.AssetMaterialization | None]:
     """Write the run's report unless it has one; the materialisation to record if written."""
-    outcome = report_dagster_run(instance, run_id, conn, crashed_reason=crashed_reason)
+    outcome = report_dagster_run(instance, run_id, conn, crashed_reason=crashed_reason, settings=settings)
     return outcome, _materialization(conn, outcome)
+
+
+def report_and_record(
+    instance: dg.DagsterInstance, conn: psycopg.Connection, run_id: str, *, settings: Settings | None = None
+) -> ReportOutcome:
+    """What a command that runs a job in-process calls after the run: write the report
+    (unless it has one) and record its day of `ovc_run_reports` on the instance, so the UI
+    shows it at once (the sensors then find it reported and record nothing)."""
+    outcome, materialization = report_and_materialize(instance, conn, run_id, settings=settings)
+    if materialization is not None:
+        instance.report_runless_asset_event(materialization)
+    return outcome
 
 
 def _log_outcome(logger: logging.Logger, outcome: ReportOutcome) -> None:
@@ -86,12 +126,13 @@ def build_run_report_status_sensor(
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=(
-            f"Writes the run report (seed 002) of every OVC run (tag {RUN_TYPE_TAG}) that ends in "
+            f"Writes the run report (seed 002) of every OVC run (tag {RUN_TYPE_TAG}, or inferred from the "
+            f"assets it writes) that ends in "
             f"{run_status.value}, and materialises that day of ovc_run_reports."
         ),
     )
     def _sensor(context: dg.RunStatusSensorContext, ovc_database: PostgresResource):
-        if RUN_TYPE_TAG not in context.dagster_run.tags:
+        if ovc_run_type_of(context.instance, context.dagster_run) is None:
             return None
         with connect(ovc_database.dsn(), autocommit=True) as conn:
             outcome, materialization = report_and_materialize(context.instance, conn, context.dagster_run.run_id)
@@ -151,10 +192,9 @@ def build_missing_run_report_sensor(
             if cursor.updated_after
             else now - timedelta(days=lookback_days)
         )
-        ovc_tags = {RUN_TYPE_TAG: list(RUN_TYPES)}
         finished = list(
             instance.get_run_records(
-                filters=dg.RunsFilter(statuses=list(FINISHED_STATUSES), tags=ovc_tags, updated_after=updated_after),
+                filters=dg.RunsFilter(statuses=list(FINISHED_STATUSES), updated_after=updated_after),
                 limit=batch_size,
                 order_by="update_timestamp",
                 ascending=True,
@@ -164,9 +204,7 @@ def build_missing_run_report_sensor(
         if retry_ids:
             finished += instance.get_run_records(filters=dg.RunsFilter(run_ids=retry_ids))
         started = list(
-            instance.get_run_records(
-                filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags=ovc_tags), limit=batch_size
-            )
+            instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=batch_size)
         )
         events: list[dg.AssetMaterialization] = []
         budget = max_reports_per_tick
@@ -175,7 +213,7 @@ def build_missing_run_report_sensor(
             reported = existing_report_ids(conn, [r.dagster_run.run_id for r in finished + started])
             for record in finished:
                 run_id = record.dagster_run.run_id
-                if run_id in reported:
+                if run_id in reported or ovc_run_type_of(instance, record.dagster_run) is None:
                     cursor.retries.pop(run_id, None)
                     continue
                 if budget <= 0:
@@ -207,11 +245,16 @@ def build_missing_run_report_sensor(
                 if run_id in reported or budget <= 0:
                     continue
                 try:
+                    if ovc_run_type_of(instance, record.dagster_run) is None:
+                        continue
                     reason = dead_run_reason(instance, record, now=now, grace_seconds=grace_seconds)
                     if reason is None:
                         continue
                     budget -= 1
                     outcome, materialization = report_and_materialize(instance, conn, run_id, crashed_reason=reason)
+                    # The default run launcher has no health check for run monitoring to use:
+                    # the run would stay STARTED (and hold its queue slot) forever.
+                    instance.report_run_failed(record.dagster_run, message=reason)
                 except Exception as error:  # noqa: BLE001 - judged again on the next tick
                     context.log.warning(
                         SecretScrubber.from_environ().scrub(

@@ -1,0 +1,143 @@
+"""The browser suite's stack: `ovc demo` on a fresh test database, then `ovc dev` on loopback
+ports, driven by Debian's Chromium through Playwright (never a browser download).
+
+Screenshots and page timings go to `$OVC_UI_ARTIFACTS` (CI: `.ci/artifacts/ui`), else to
+`ui-artifacts/` under pytest's temporary folder. Without Chromium or Playwright the suite is
+skipped, saying which is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ovc_assets_tests.backfill.conftest import cli_environment
+from ovc_assets_tests.cli.dev_stack import DevStack, group_alive
+from ovc_assets_tests.conftest import REPO_ROOT
+
+CHROMIUM = os.environ.get("OVC_CHROMIUM") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+DEMO_SYMBOLS = "GBPUSD,EURUSD"
+READY_TIMEOUT = 300
+PAGE_TIMEOUT_MS = 120_000
+
+
+def _browser_missing() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set OVC_CHROMIUM)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[dev]')"
+    return None
+
+
+@pytest.fixture(scope="session")
+def ui_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("OVC_UI_ARTIFACTS") or tmp_path_factory.getbasetemp() / "ui-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ui_stack(create_test_database, tmp_path_factory, ui_artifacts) -> Iterator[tuple[DevStack, dict[str, str]]]:
+    """`ovc demo`, then `ovc dev`; stopped with Ctrl-C (SIGINT) at the end, leaving nothing behind."""
+    missing = _browser_missing()
+    if missing:
+        pytest.skip(missing)
+    home = tmp_path_factory.mktemp("ui") / "ovc_home"
+    env = {**cli_environment(create_test_database(False), home), "OVC_SYMBOLS": DEMO_SYMBOLS}
+    demo = subprocess.run(
+        [sys.executable, "-m", "ovc_assets.cli", "demo"], cwd=REPO_ROOT, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    stack = DevStack.start(env, ui_artifacts / "ovc_dev.log")
+    try:
+        stack.wait_ready(READY_TIMEOUT)
+        yield stack, env
+        stack.stop(signal.SIGINT)
+        assert stack.process.returncode == 0
+        assert [pgid for pgid in stack.groups if group_alive(pgid)] == []
+    finally:
+        stack.kill_leftovers()
+
+
+@pytest.fixture(scope="session")
+def ui_url(ui_stack) -> str:
+    return ui_stack[0].urls["Dagster UI"]
+
+
+@pytest.fixture(scope="session")
+def graphql(ui_url) -> Callable[[str, dict | None], dict]:
+    """The UI's own GraphQL endpoint (what the pages query)."""
+
+    def query(text: str, variables: dict | None = None) -> dict:
+        response = httpx.post(f"{ui_url}/graphql", json={"query": text, "variables": variables or {}}, timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        assert "errors" not in body, body
+        return body["data"]
+
+    return query
+
+
+@pytest.fixture(scope="session")
+def browser(ui_stack):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def page_timings(ui_artifacts) -> Iterator[dict[str, float]]:
+    """Seconds from navigation to the page's content, per page; written to timings.json."""
+    timings: dict[str, float] = {}
+    yield timings
+    (ui_artifacts / "timings.json").write_text(json.dumps(timings, indent=2, sort_keys=True))
+
+
+@pytest.fixture
+def page(browser, ui_url, ui_artifacts, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=ui_url)
+    page = context.new_page()
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
+    yield page
+    page.screenshot(path=str(ui_artifacts / f"{request.node.name}.png"), full_page=True)
+    context.close()
+
+
+def open_page(page, timings: dict[str, float], name: str, path: str, ready) -> float:
+    """Navigate to `path` and wait for `ready` (a locator) to be visible; records the time."""
+    started = time.monotonic()
+    page.goto(path)
+    ready(page).first.wait_for(state="visible")
+    seconds = time.monotonic() - started
+    timings[name] = round(seconds, 3)
+    return seconds
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+

@@ -1,0 +1,143 @@
+"""The Dagster UI as a user meets it after `make demo` and `ovc dev`, in headless Chromium:
+the asset graph, the demo week on the partitions page, a check's latest result, a backfill
+launched from the asset page that gets its run report, the documented `hist_backfill_job`
+route, and each page's time to content (timings.json beside the screenshots)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from ovc_assets.runs.store import load_report
+from ovc_assets.storage.postgres import connect
+from ovc_assets_tests.ui.conftest import open_page, wait_for
+
+pytestmark = pytest.mark.timeout(900)
+
+DEMO_WEEK_PARTITIONS = 60  # Sunday 17:00 to Friday 17:00 New York, 12 blocks a day
+ASSETS_WITH_EDGES = {"ovc_blocks": {"ovc_database_schema"}, "ovc_block_details": {"ovc_database_schema"}}
+LOCATION = "ovc_assets.definitions"
+RUN_TIMEOUT = 420  # the daemon's backfill tick, a run worker, then the report sensor's tick
+
+ASSET_NODES = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
+BACKFILLS = """{ partitionBackfillsOrError(limit: 10) { ... on PartitionBackfills { results { id status } } } }"""
+RUNS_OF_BACKFILL = """query($id: String!) { runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
+  ... on Runs { results { runId status tags { key value } } } } }"""
+LAUNCH_JOB_BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+
+
+def _backfill_ids(graphql) -> set[str]:
+    return {b["id"] for b in graphql(BACKFILLS)["partitionBackfillsOrError"]["results"]}
+
+
+def _finished_run_of(graphql, backfill_id: str):
+    runs = graphql(RUNS_OF_BACKFILL, {"id": backfill_id})["runsOrError"]["results"]
+    return runs[0] if runs and runs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+
+def _report_of(env: dict[str, str], run_id: str):
+    with connect(env["OVC_DATABASE_URL"]) as conn:
+        return load_report(conn, run_id)
+
+
+def test_the_asset_graph_shows_every_asset_and_its_edges(page, page_timings, graphql) -> None:
+    nodes = {tuple(n["assetKey"]["path"]): n for n in graphql(ASSET_NODES)["assetNodes"]}
+    names = {path[-1] for path in nodes}
+    expected = {"ovc_database_schema", "ovc_blocks", "ovc_block_details", "ovc_run_reports"}
+    edges = dict(ASSETS_WITH_EDGES)
+    if "ovc_outcomes" in names:  # another part of the graph, once it exists
+        expected.add("ovc_outcomes")
+        edges["ovc_outcomes"] = {"ovc_blocks"}
+    assert expected <= names
+    for asset, upstream in edges.items():
+        assert upstream <= {d["path"][-1] for d in nodes[(asset,)]["dependencyKeys"]}, asset
+
+    # The graph draws the edges the UI's own GraphQL gave above; here each node is on screen.
+    page.set_viewport_size({"width": 2400, "height": 1500})
+    open_page(page, page_timings, "asset graph", "/asset-groups", lambda p: p.get_by_text("run_reports"))
+    for _ in range(len(expected)):  # open every group box; each click re-renders the graph
+        collapsed = page.locator('[aria-label="unfold_more"]')
+        if not collapsed.count():
+            break
+        collapsed.first.click()
+    for _ in range(3):
+        page.locator('[aria-label="zoom_out"]').first.click()
+    for name in expected:
+        page.get_by_text(name, exact=True).first.wait_for(state="visible")
+
+
+def test_the_blocks_partitions_page_shows_the_demo_week_materialized(page, page_timings) -> None:
+    open_page(
+        page, page_timings, "ovc_blocks partitions", "/assets/ovc_blocks?view=partitions",
+        lambda p: p.get_by_text(re.compile(r"Materialized \(\d+\)")),
+    )  # fmt: skip
+    assert page.get_by_text(f"Materialized ({DEMO_WEEK_PARTITIONS})").first.is_visible()
+
+
+def test_a_check_shows_its_latest_result_and_metadata(page, page_timings) -> None:
+    open_page(page, page_timings, "ovc_blocks checks", "/assets/ovc_blocks?view=checks",
+              lambda p: p.get_by_text("blocks_missing"))  # fmt: skip
+    page.get_by_text("blocks_missing").first.click()
+    page.get_by_text("Latest execution").first.wait_for(state="visible")
+    page.get_by_text("Passed").first.wait_for(state="visible")
+    for key in ("expected_blocks", "window_start", "window_end"):
+        page.get_by_text(key, exact=True).first.wait_for(state="visible")
+
+
+def test_the_run_reports_and_the_schema_are_materialized_after_the_demo(page, page_timings) -> None:
+    open_page(page, page_timings, "ovc_run_reports partitions", "/assets/ovc_run_reports?view=partitions",
+              lambda p: p.get_by_text(re.compile(r"Materialized \(\d+\)")))  # fmt: skip
+    assert not page.get_by_text("Materialized (0)").count()
+    open_page(page, page_timings, "ovc_database_schema", "/assets/ovc_database_schema",
+              lambda p: p.get_by_text("migrations_total"))  # fmt: skip
+    assert not page.get_by_text("Never materialized").count()
+
+
+def test_a_backfill_from_the_asset_page_runs_and_its_report_appears(page, page_timings, graphql, ui_stack) -> None:
+    env = ui_stack[1]
+    before = _backfill_ids(graphql)
+    open_page(page, page_timings, "ovc_blocks partitions (backfill)", "/assets/ovc_blocks?view=partitions",
+              lambda p: p.get_by_text(re.compile(r"Materialized \(\d+\)")))  # fmt: skip
+    page.get_by_role("button", name="Materialize…").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Show all partitions").first.click()  # the demo week is older than 90 days
+    selection = dialog.locator('input[placeholder^="ex:"]').first
+    selection.fill("[2026-01-13-17:00...2026-01-13-21:00]")
+    selection.press("Enter")
+    dialog.get_by_text("3 partitions").first.wait_for(state="visible")
+    dialog.get_by_role("button", name="Launch backfill").click()
+
+    (backfill_id,) = wait_for(lambda: _backfill_ids(graphql) - before, 120, "the backfill")
+    run = wait_for(lambda: _finished_run_of(graphql, backfill_id), RUN_TIMEOUT, "the backfill's run")
+    assert run["status"] == "SUCCESS"
+    report = wait_for(lambda: _report_of(env, run["runId"]), RUN_TIMEOUT, "the run report")
+    assert report.run_type == "LIVE_INGEST" and report.run_status in ("PASS", "WARN")
+
+    open_page(page, page_timings, "ovc_run_reports events", "/assets/ovc_run_reports?view=events",
+              lambda p: p.get_by_text(re.compile(r"run report ")))  # fmt: skip
+    page.get_by_text(re.compile(f"run report {run['runId']}")).first.wait_for(state="visible")
+
+
+def test_the_documented_hist_backfill_job_route_with_csv_config_runs(graphql, ui_stack) -> None:
+    """What the job's Partitions tab sends: a range of partitions with run config of its own."""
+    env = ui_stack[1]
+    csv_path = Path(env["OVC_HOME"]) / "demo_GBPUSD_M15.csv"
+    params = {
+        "selector": {
+            "partitionSetName": "hist_backfill_job_partition_set",
+            "repositorySelector": {"repositoryName": "__repository__", "repositoryLocationName": LOCATION},
+        },
+        "partitionNames": ["2026-01-14-17:00", "2026-01-14-19:00", "2026-01-14-21:00"],
+        "runConfigData": {"ops": {"ovc_blocks": {"config": {"source": "csv", "symbols": ["GBPUSD"],
+                                                              "csv_paths": [str(csv_path)]}}}},
+    }  # fmt: skip
+    launched = graphql(LAUNCH_JOB_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+
+    run = wait_for(lambda: _finished_run_of(graphql, launched["backfillId"]), RUN_TIMEOUT, "the job backfill's run")
+    assert run["status"] == "SUCCESS"
+    report = wait_for(lambda: _report_of(env, run["runId"]), RUN_TIMEOUT, "the run report")
+    assert report.run_type == "HIST_BACKFILL" and report.input_source == "csv"
