@@ -159,3 +159,17 @@ def test_unknown_windows_are_refused_listing_the_valid_ones(text) -> None:
     with pytest.raises(OvcError) as raised:
         parse_window(text)
     assert raised.value.code == "E_CONFIG" and "NEXT_4H" in raised.value.message and "NEXT_12H" in raised.value.message
+
+
+def test_a_level_equal_to_the_reference_counts_as_above_it() -> None:
+    start = Block(datetime(2026, 1, 13).date(), "A")
+    rows = [
+        (SYMBOL, start.start_utc, start.block_id(SYMBOL), 1.0, 1.0, 1.0, "1.0", "0.98"),
+        (SYMBOL, start.next().start_utc, start.next().block_id(SYMBOL), 0.999, 0.99, 0.995, None, None),
+    ]
+    (blocks,) = symbol_blocks(pd.DataFrame(rows, columns=list(BLOCK_COLUMNS)), {SYMBOL: start.next().start_utc}).values()
+    window = OutcomeWindow(1)
+    begin, end = start.start_utc, start.end_utc
+    batch = compute_outcomes(blocks, calendar_for(FxCalendar(), begin, end, window), pd.Timestamp(begin).value, pd.Timestamp(end).value, window)
+    # at or above ref: touched by the high (0.999 < 1.0), not by the low
+    assert list(batch.hit_target) == [False] and list(batch.first_hit) == ["NONE"]
