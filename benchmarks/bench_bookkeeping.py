@@ -107,9 +107,9 @@ def main() -> None:
     name = f"bench_bookkeeping_{os.getpid()}"
     with connect(args.server_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    version = f"PostgreSQL {server_version(args.server_dsn)}"
     dsn = dsn_for_database(args.server_dsn, name)
     try:
+        version = f"PostgreSQL {server_version(args.server_dsn)}"
         migrate(dsn)
         folder = Path(tempfile.mkdtemp(prefix="bench_bookkeeping_"))
         home = folder / "ovc_home"
