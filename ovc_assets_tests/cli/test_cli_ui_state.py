@@ -62,7 +62,7 @@ def test_the_demo_leaves_the_schema_and_every_run_report_visible(bound) -> None:
     assert len(_materializations(dsn, OVC_DATABASE_SCHEMA)) == 1
     with connect(dsn) as conn:
         reports = load_reports_between(conn, 0, 2**62)
-    assert len(reports) == 3  # the live week and one history backfill per symbol
+    assert len(reports) >= 3  # the live week, one history backfill per symbol, and any later step
     recorded = _materializations(dsn, RUN_REPORTS_ASSET_KEY)
     assert sorted(record.asset_materialization.metadata["run_id"].value for record in recorded) == sorted(
         report.run_id for report in reports
