@@ -193,6 +193,12 @@ async def land_events_async(
     return _outcomes(events, await cursor.fetchall())
 
 
+def probe_landing(conn: psycopg.Connection) -> None:
+    """Call the landing function with an empty batch: raises whatever a real batch would meet
+    (the database unreachable, the function missing, no permission)."""
+    conn.execute(LAND_EVENTS_SQL, ("[]", [], DEFAULT_DEDUPE_WINDOW, list(LIVE_ROUTES)))
+
+
 def is_event_error(error: psycopg.Error) -> bool:
     """Whether a failed landing is the fault of the data landed (see
     `EVENT_ERROR_SQLSTATE_CLASSES`) rather than of the database or its connection."""
