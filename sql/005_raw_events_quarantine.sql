@@ -12,6 +12,7 @@ CREATE TABLE ovc.raw_event_quarantine (
     event_id       uuid        PRIMARY KEY,
     received_at    timestamptz NOT NULL,
     route          text        NOT NULL,
+    block_start    timestamptz,
     raw_key        text        NOT NULL,
     metadata       bytea       NOT NULL,
     body           bytea       NOT NULL,
@@ -19,7 +20,7 @@ CREATE TABLE ovc.raw_event_quarantine (
     error          text        NOT NULL,
     quarantined_at timestamptz NOT NULL DEFAULT now()
 );
-CREATE INDEX raw_event_quarantine_received_idx ON ovc.raw_event_quarantine (received_at);
+CREATE INDEX raw_event_quarantine_block_start_idx ON ovc.raw_event_quarantine (block_start);
 
 -- 003's function with `body_size` read as int8; everything else unchanged.
 CREATE OR REPLACE FUNCTION ovc.land_raw_events(

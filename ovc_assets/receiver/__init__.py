@@ -2,7 +2,8 @@
 
 `app` is the ASGI app, `intake` judges and redacts bodies, `landing` makes batches durable
 (spool segment, `ovc.raw_events`, raw objects) and recovers, `spool` holds the segment
-files, `batch` lands bodies from files (alert-log replay, the FULL cold path).
+files, `batch` lands bodies from files (alert-log replay, the FULL cold path), `server`
+bounds what HTTP clients may hold (header size and deadline, connections).
 """
 
 from ovc_assets.receiver.batch import (

@@ -228,8 +228,9 @@ def redact_credentials(body: bytes, text: str | None, secret: str | None) -> byt
     # Bytes that are not UTF-8 ride through as surrogate escapes and come back unchanged.
     scanned = text if text is not None else body.decode("utf-8", "surrogateescape")
     spans = _token_value_spans(scanned)
-    if spans is None:
+    if spans is None and '"' in scanned:  # a key is a quoted string: a plain export string has none
         spans = [match.span(2) for match in _LOOSE_PAIR.finditer(scanned) if _json_string(match[1]) == "token"]
+    spans = spans or []
     literal_secret = secret if secret and len(secret) >= MIN_SECRET_LENGTH_FOR_LITERAL_REDACTION else None
     if literal_secret and "\\" in scanned:
         spans += [

@@ -44,6 +44,7 @@ from ovc_assets.storage.raw_events import (
     LandingOutcome,
     land_events_isolating,
     mark_raw_written,
+    probe_landing,
     select_pending_among,
     select_pending_raw,
 )
@@ -520,9 +521,23 @@ class LandingService:
                 log.exception("maintenance pass failed")
 
     def _reland(self, conn: psycopg.Connection) -> None:
-        """Land what was spooled while the database was down; the database is back if this returns."""
+        """Land what was spooled while the database was down; the database is back if this
+        returns. A failure keeps (or puts) the landing path down, so that /healthz says so."""
         with self._unlanded_lock:
             backlog = list(self._unlanded)
+        try:
+            if not backlog:
+                # The failed batch may not have joined the backlog yet: prove the path itself.
+                probe_landing(conn)
+            self._land_backlog(conn, backlog)
+        except psycopg.Error as error:
+            self.database_failed(error)
+            raise
+        if self._database_down:
+            log.info("database is back; %d spooled event(s) landed", len(backlog))
+        self._database_down = False
+
+    def _land_backlog(self, conn: psycopg.Connection, backlog: list[tuple[Segment, LandingEvent]]) -> None:
         for start in range(0, len(backlog), LANDING_CHUNK):
             chunk = backlog[start : start + LANDING_CHUNK]
             outcomes = land_events_isolating(conn, [event for _, event in chunk], self.dedupe_window)
@@ -534,9 +549,6 @@ class LandingService:
                     self.spool.settle(segment, 1)
             with self._unlanded_lock:
                 del self._unlanded[: len(chunk)]
-        if self._database_down:
-            log.info("database is back; %d spooled event(s) landed", len(backlog))
-        self._database_down = False
 
 
 def _first_line(error: BaseException) -> str:

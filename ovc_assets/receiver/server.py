@@ -50,7 +50,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_timer: asyncio.TimerHandle | None = None
-        self._headers_pending = True
+        self._headers_pending = False  # until a request begins
         self._header_bytes = 0
         self._await_headers()
         cap = connection_cap()
@@ -60,26 +60,34 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 oldest._close()
 
     def data_received(self, data: bytes) -> None:
+        self._message_boundary = False
         super().data_received(data)
-        if self._headers_pending:
+        # A chunk in which a request began or its headers ended also carries bytes of
+        # something else (a previous body, this body): only chunks wholly inside the
+        # request line and headers count.
+        if self._headers_pending and not self._message_boundary:
             self._header_bytes += len(data)
             if self._header_bytes > MAX_HEADER_BYTES and not self.transport.is_closing():
                 self.transport.write(_HEADERS_TOO_LARGE)
                 self._close()
 
+    def on_message_begin(self) -> None:
+        self._message_boundary = self.cycle is not None  # bytes of an earlier request came first
+        super().on_message_begin()
+        self._headers_pending = True
+        self._header_bytes = 0
+
     def on_headers_complete(self) -> None:
+        self._message_boundary = True
         self._headers_pending = False
         self._header_bytes = 0
         self._stop_waiting()
         super().on_headers_complete()
 
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self._headers_pending = True  # what follows on this connection is the next request
-
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        if not self.transport.is_closing() and self._header_timer is None and self._headers_pending:
+        # Unless a pipelined request is being answered, the next one's headers are awaited.
+        if not self.transport.is_closing() and self._header_timer is None and self.cycle.response_complete:
             self._await_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -76,14 +76,14 @@ LIMIT %s
 """
 
 QUARANTINE_EVENT_SQL = """
-INSERT INTO ovc.raw_event_quarantine (event_id, received_at, route, raw_key, metadata, body, sqlstate, error)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+INSERT INTO ovc.raw_event_quarantine (event_id, received_at, route, block_start, raw_key, metadata, body, sqlstate, error)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (event_id) DO NOTHING
 """
 
 COUNT_QUARANTINED_SQL = """
 SELECT count(*) FROM ovc.raw_event_quarantine
-WHERE received_at >= coalesce(%s, '-infinity'::timestamptz) AND received_at < coalesce(%s, 'infinity'::timestamptz)
+WHERE block_start >= coalesce(%s, '-infinity'::timestamptz) AND block_start < coalesce(%s, 'infinity'::timestamptz)
 """
 
 EVENT_ERROR_SQLSTATE_CLASSES = frozenset({"22", "23", "54"})
@@ -193,6 +193,12 @@ async def land_events_async(
     return _outcomes(events, await cursor.fetchall())
 
 
+def probe_landing(conn: psycopg.Connection) -> None:
+    """Call the landing function with an empty batch: raises whatever a real batch would meet
+    (the database unreachable, the function missing, no permission)."""
+    conn.execute(LAND_EVENTS_SQL, ("[]", [], DEFAULT_DEDUPE_WINDOW, list(LIVE_ROUTES)))
+
+
 def is_event_error(error: psycopg.Error) -> bool:
     """Whether a failed landing is the fault of the data landed (see
     `EVENT_ERROR_SQLSTATE_CLASSES`) rather than of the database or its connection."""
@@ -228,14 +234,14 @@ def quarantine_event(conn: psycopg.Connection, event: LandingEvent, error: psyco
     reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:500].replace("\x00", "")
     conn.execute(
         QUARANTINE_EVENT_SQL,
-        (event.event_id, event.received_at, event.route, event.raw_key, metadata, event.body,
+        (event.event_id, event.received_at, event.route, event.block_start, event.raw_key, metadata, event.body,
          error.sqlstate or "", reason),
     )
 
 
-def count_quarantined(conn: psycopg.Connection, received_from: datetime | None = None, received_to: datetime | None = None) -> int:
-    """How many events are quarantined, all of them or those received in [from, to)."""
-    return conn.execute(COUNT_QUARANTINED_SQL, (received_from, received_to)).fetchone()[0]
+def count_quarantined(conn: psycopg.Connection, block_from: datetime | None = None, block_to: datetime | None = None) -> int:
+    """How many events are quarantined: all, or those whose block starts in [from, to)."""
+    return conn.execute(COUNT_QUARANTINED_SQL, (block_from, block_to)).fetchone()[0]
 
 
 def _landing_parameters(events: Sequence[LandingEvent], dedupe_window: timedelta) -> tuple[object, ...]:

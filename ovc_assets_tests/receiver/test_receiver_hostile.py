@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -19,7 +19,7 @@ from ovc_assets.receiver.config import parse_networks
 from ovc_assets.receiver.intake import Arrival, admit
 from ovc_assets.receiver.spool import Spool
 from ovc_assets.storage.postgres import connect
-from ovc_assets.storage.raw_events import ROUTE_TV
+from ovc_assets.storage.raw_events import ROUTE_TV, count_quarantined
 from ovc_assets.storage.raw_store import FileRawStore
 from ovc_assets_tests.receiver.receiver_harness import eventually, fetch_events, post, run
 from ovc_assets_tests.receiver.receiver_payloads import ALERT_EXPORT, TOKEN, envelope, unique_export
@@ -100,6 +100,10 @@ def test_an_event_the_database_refuses_is_quarantined_and_its_batch_lands(
     assert health.json()["landing"]["quarantined_by_this_worker"] == 1
     assert "quarantined" in caplog.text
     assert not list((raw_root / ".spool").glob("*.seg"))
+    block_start = datetime(2026, 1, 14, 8, tzinfo=UTC)  # the alert's block, 20260113-F
+    with connect(database_url) as conn:  # what a materialisation of its window counts
+        assert count_quarantined(conn, block_start, block_start + timedelta(hours=2)) == 1
+        assert count_quarantined(conn, block_start + timedelta(hours=2), block_start + timedelta(hours=4)) == 0
 
 
 def test_health_is_not_ok_while_landing_fails_and_the_retries_warn(

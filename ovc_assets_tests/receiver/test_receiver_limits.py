@@ -72,6 +72,18 @@ def test_the_server_bounds_headers_bodies_and_idle_connections(
         [event] = fetch_events(database_url)
         assert bytes(event["body"]) == partial and event["body_truncated"] and event["codes"] == ["E_BODY_INCOMPLETE"]
 
+        # A body larger than the header limit is no header: sent with its headers or after them.
+        for number, split in ((9, False), (10, True)):
+            body = unique_export(number).encode().ljust(60_000, b" ")
+            with open_connection(url) as connection:
+                request_head = head("/tv", {"content-length": str(len(body)), "connection": "close"})
+                if split:
+                    connection.sendall(request_head)
+                    connection.sendall(body)
+                else:
+                    connection.sendall(request_head + body)
+                assert read_until_closed(connection).startswith(b"HTTP/1.1 200 OK")
+
         # A kept-alive connection left idle after its answer is closed.
         with open_connection(url) as connection:
             body = unique_export(8).encode()

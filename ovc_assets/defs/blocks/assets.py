@@ -28,7 +28,7 @@ from ovc_assets.storage.blocks import (
     upsert_block_details,
     upsert_live_blocks,
 )
-from ovc_assets.storage.raw_events import select_events_for_window
+from ovc_assets.storage.raw_events import count_quarantined, select_events_for_window
 
 OVC_BLOCKS = dg.AssetKey("ovc_blocks")
 OVC_BLOCK_DETAILS = dg.AssetKey("ovc_block_details")
@@ -63,7 +63,13 @@ def ingest_window(
             raise
         counts.insert_success += merged.success
         counts.insert_skipped += merged.skipped + prepared.superseded
+        quarantined = count_quarantined(conn, start, end)
         conn.commit()
+    if quarantined:
+        context.log.warning(
+            f"{step_key}: {quarantined} event(s) of this window were refused by the database and are "
+            "quarantined in ovc.raw_event_quarantine, not in the blocks (see the receiver's /healthz)"
+        )
     context.log.info(
         f"{step_key} {start.isoformat()}..{end.isoformat()}: {counts.received_events} events, "
         f"{counts.parse_ok} parsed, {counts.parse_fail} rejected, {merged.inserted} inserted, "
