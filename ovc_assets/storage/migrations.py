@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-
 from psycopg import sql
 
 from ovc_assets.errors import ErrorCode, OvcError
@@ -65,7 +64,7 @@ OVC_TABLES_SQL = "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid 
 IS_SUPERUSER_SQL = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
 ROLE_EXISTS_SQL = "SELECT 1 FROM pg_roles WHERE rolname = %s"
 # Objects of schema `ovc` not yet owned by the owner role. Sequences of identity or serial
-# columns follow their table; so do indexes and a table's row type.
+# columns follow their table; so do indexes, a table's row type and a range's multirange.
 FOREIGN_OWNED_SQL = """
 SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
                       WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
@@ -81,7 +80,7 @@ WHERE n.nspname = 'ovc' AND p.prokind IN ('f', 'p') AND p.proowner <> to_regrole
 UNION ALL
 SELECT 'TYPE', format('%%I.%%I', n.nspname, t.typname)
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE n.nspname = 'ovc' AND t.typtype IN ('e', 'd', 'r', 'm') AND t.typowner <> to_regrole(%(owner)s)
+WHERE n.nspname = 'ovc' AND t.typtype IN ('e', 'd', 'r') AND t.typowner <> to_regrole(%(owner)s)
 """
 
 
