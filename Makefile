@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test dev validate clean
+.PHONY: demo test dev validate clean mutants
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required (PYTHON=$(PYTHON))"; exit 1; }
@@ -33,8 +33,13 @@ validate: $(VENV)/.installed
 	$(BIN)/dagster job list -m ovc_assets.definitions
 	$(BIN)/dagster job list -w workspace.yaml
 
+# Mutation testing of the core modules ([tool.mutmut] in pyproject.toml): slow, run by hand,
+# a habit, not a gate. Results and what was done about survivors: docs/testing.md.
+mutants: $(VENV)/.installed-dev
+	$(BIN)/mutmut run --max-children 2; $(BIN)/mutmut results
+
 dev: $(VENV)/.installed
 	$(BIN)/ovc dev
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis mutants

@@ -13,6 +13,8 @@ database: the session starts with those variables pointing at a temporary folder
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +31,32 @@ from ovc_assets.storage.postgres import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+PRIVATE_BASETEMP_PREFIX = "ovc-pytest-"
+_private_basetemp = pytest.StashKey[Path]()
+_session_passed = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Temporary folders of this session live in a folder of their own, not under
+    /tmp/pytest-of-<user>: every pytest session of the same user re-tightens that folder to
+    0700 when it starts, which locks out the system user pgserver runs the embedded servers
+    as (when started by root), and they PANIC mid-run. Removed after a passing session."""
+    if config.option.basetemp is None:
+        config.option.basetemp = tempfile.mkdtemp(prefix=PRIVATE_BASETEMP_PREFIX)
+        config.stash[_private_basetemp] = Path(config.option.basetemp)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    private = config.stash.get(_private_basetemp, None)
+    if private is not None and config.stash.get(_session_passed, False):
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_session_passed] = exitstatus == 0
+
+
 # Variables that point at a developer's real data; no test may inherit them.
 REAL_DATA_VARIABLES = (
     "OVC_DATABASE_URL", "OVC_DAGSTER_PG_URL", "OVC_RAW_STORE", "OVC_S3_ENDPOINT_URL", "DAGSTER_HOME",

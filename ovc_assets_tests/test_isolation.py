@@ -18,3 +18,7 @@ def test_the_default_ovc_home_and_reports_folder_are_outside_the_checkout() -> N
 
 def test_no_variable_pointing_at_real_data_reaches_a_test() -> None:
     assert [name for name in REAL_DATA_VARIABLES if os.environ.get(name)] == []
+
+
+def test_temporary_folders_are_outside_the_folder_other_pytest_sessions_re_tighten(tmp_path) -> None:
+    assert not any(part.startswith("pytest-of-") for part in tmp_path.parts)

@@ -6,7 +6,6 @@ every price, so overwriting any one of them shows."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 
 import pytest
 
