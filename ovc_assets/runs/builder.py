@@ -325,7 +325,8 @@ def build_report(
         problems.append(f"run_type tag {RUN_TYPE_TAG}={run_type!r} is not one of {', '.join(RUN_TYPES)}")
     repair = None
     try:
-        repair = repair_note(conn, facts.tags)
+        with conn.transaction():  # a savepoint: a failed look-up leaves the caller's transaction usable
+            repair = repair_note(conn, facts.tags)
     except psycopg.Error as error:
         problems.append(f"self-repair summary not gathered: {type(error).__name__}: {error}")
 
