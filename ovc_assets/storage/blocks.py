@@ -5,10 +5,11 @@ Two writers share the table: live TradingView blocks (MIN fields and OHLC) and p
 candles (history backfill, into provider_* and, where no live row exists, OHLC). Each merge
 skips rows whose values would not change, so reruns are no-ops.
 
-A provider chunk whose keys are all new (a first load) is inserted by the merge's own INSERT
-without its ON CONFLICT clause, which is what the merge would do to each row anyway; if a
-concurrent writer (the receiver) lands one of those keys in the meantime, the insert's unique
-violation is rolled back to a savepoint and the chunk goes through the merge.
+A provider chunk whose symbols have no stored block in its time range (a first load) is
+inserted by the merge's own INSERT without its ON CONFLICT clause, which is what the merge
+would do to each row anyway; if a concurrent writer (the receiver) lands one of those keys in
+the meantime, the insert's unique violation is rolled back to a savepoint and the chunk goes
+through the merge.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def _insert_only(merge_query: str) -> str:
 
 
 def _insert_if_all_new(conn: psycopg.Connection, merge_query: str) -> list[tuple[bool]] | None:
-    """Insert the staged rows if none of their keys exists; None when the merge is needed."""
+    """Insert the staged rows if the spine holds nothing in their range; None when the merge is needed."""
     if conn.execute(load_query("blocks_staged_keys_exist")).fetchone()[0]:
         return None
     try:
