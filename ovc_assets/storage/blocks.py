@@ -93,9 +93,9 @@ def _insert_only(merge_query: str) -> str:
     return merge[: merge.index("ON CONFLICT")] + "RETURNING true AS inserted"
 
 
-def _insert_if_all_new(conn: psycopg.Connection, merge_query: str) -> list[tuple[bool]] | None:
+def _insert_if_range_is_empty(conn: psycopg.Connection, merge_query: str) -> list[tuple[bool]] | None:
     """Insert the staged rows if the spine holds nothing in their range; None when the merge is needed."""
-    if conn.execute(load_query("blocks_staged_keys_exist")).fetchone()[0]:
+    if conn.execute(load_query("blocks_staged_range_stored")).fetchone()[0]:
         return None
     try:
         with conn.transaction():
@@ -111,11 +111,11 @@ def _merge(
     rows: Iterable[Sequence[object]],
     query: str,
     *,
-    insert_when_all_new: bool = False,
+    insert_when_range_is_empty: bool = False,
 ) -> UpsertCounts:
     with conn.transaction():
         attempted = _stage(conn, table, columns, rows)
-        results = _insert_if_all_new(conn, query) if insert_when_all_new else None
+        results = _insert_if_range_is_empty(conn, query) if insert_when_range_is_empty else None
         if results is None:
             results = conn.execute(load_query(query)).fetchall()
         conn.execute("DROP TABLE staging_blocks")
@@ -131,7 +131,7 @@ def upsert_live_blocks(conn: psycopg.Connection, rows: Iterable[Sequence[object]
 def upsert_provider_blocks(conn: psycopg.Connection, rows: Iterable[Sequence[object]]) -> UpsertCounts:
     """Merge provider candles, one tuple per row in `PROVIDER_BLOCK_COLUMNS` order, unique by primary key."""
     return _merge(
-        conn, "ovc_blocks_v01", PROVIDER_BLOCK_COLUMNS, rows, "blocks_upsert_provider", insert_when_all_new=True
+        conn, "ovc_blocks_v01", PROVIDER_BLOCK_COLUMNS, rows, "blocks_upsert_provider", insert_when_range_is_empty=True
     )
 
 
