@@ -27,9 +27,13 @@ __all__ = [
     "BlockKeys",
     "FxCalendar",
     "block_at",
+    "block_bounds_utc",
     "block_for",
     "block_from_ms",
+    "block_ids",
     "block_keys",
+    "block_letters",
+    "block_pairs",
     "block_starts_utc",
     "date_ny_of",
     "parse_block_id",
@@ -37,7 +41,9 @@ __all__ = [
 
 
 # The array form needs pandas; the block clock itself (and the webhook receiver) does not.
-_VECTORIZED_NAMES = frozenset({"BlockKeys", "block_keys"})
+_VECTORIZED_NAMES = frozenset(
+    {"BlockKeys", "block_bounds_utc", "block_ids", "block_keys", "block_letters", "block_pairs"}
+)
 
 
 def __getattr__(name: str) -> object:

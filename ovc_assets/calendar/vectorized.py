@@ -13,10 +13,19 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ovc_assets.calendar.blocks import BLOCK_HOURS, NEW_YORK, OVC_DAY_START_HOUR
+from ovc_assets.calendar.blocks import (
+    BLOCK_HOURS,
+    BLOCK_LETTERS,
+    FOUR_HOUR_PAIRS,
+    NEW_YORK,
+    OVC_DAY_START_HOUR,
+    _checked_symbol,
+)
 
 _OVC_DAY_START = np.timedelta64(OVC_DAY_START_HOUR, "h")
 _BLOCK_LENGTH = np.timedelta64(BLOCK_HOURS, "h")
+_LETTERS = np.array(list(BLOCK_LETTERS))
+_PAIRS = np.array([pair for pair in FOUR_HOUR_PAIRS for _ in range(2)])
 
 
 class BlockKeys(NamedTuple):
@@ -44,3 +53,44 @@ def block_keys(utc_times: pd.Series | pd.DatetimeIndex) -> BlockKeys:
     date_ny = since_ovc_day_start.astype("datetime64[D]")
     letter_index = ((since_ovc_day_start - date_ny) // _BLOCK_LENGTH).astype(np.int8)
     return BlockKeys(date_ny=date_ny, letter_index=letter_index)
+
+
+def block_letters(keys: BlockKeys) -> np.ndarray:
+    """Each block's letter (``Block.letter``), as a string array."""
+    return _LETTERS[keys.letter_index]
+
+
+def block_pairs(keys: BlockKeys) -> np.ndarray:
+    """Each block's 4-hour pair (``Block.pair``), as a string array."""
+    return _PAIRS[keys.letter_index]
+
+
+def block_bounds_utc(keys: BlockKeys) -> tuple[pd.DatetimeIndex, pd.DatetimeIndex]:
+    """Each block's start and end (``Block.start_utc``, ``Block.end_utc``) as UTC nanosecond indexes.
+
+    Both are New York wall-clock boundaries converted to UTC; the November 01:00 that occurs
+    twice means its first occurrence (EDT), as in ``blocks``, so the block spanning a switch
+    is 1 h or 3 h long and every block ends where the next one starts.
+    """
+    wall_clock_start = (
+        keys.date_ny.astype("datetime64[ns]") + _OVC_DAY_START + keys.letter_index.astype(np.int64) * _BLOCK_LENGTH
+    )
+    return _wall_clock_to_utc(wall_clock_start), _wall_clock_to_utc(wall_clock_start + _BLOCK_LENGTH)
+
+
+def block_ids(keys: BlockKeys, symbol: str) -> np.ndarray:
+    """Each block's id (``Block.block_id(symbol)``, ``YYYYMMDD-<letter>-<SYM>``), as a string array.
+
+    ``ValueError`` if ``symbol`` is not a valid symbol, as ``Block.block_id`` raises.
+    """
+    suffixes = np.char.add(np.char.add("-", _LETTERS), "-" + _checked_symbol(symbol))
+    days = pd.DatetimeIndex(keys.date_ny.astype("datetime64[ns]"))
+    compact_dates = (days.year * 10_000 + days.month * 100 + days.day).to_numpy().astype(np.int64)
+    # Years 1000-9999 give eight digits, the width the scalar id pads to.
+    return np.char.add(compact_dates.astype(str), suffixes[keys.letter_index])
+
+
+def _wall_clock_to_utc(wall_clock: np.ndarray) -> pd.DatetimeIndex:
+    # ambiguous=True: the DST (first) reading of a repeated wall-clock time, i.e. fold=0.
+    ambiguous = np.ones(len(wall_clock), dtype=bool)
+    return pd.DatetimeIndex(wall_clock).tz_localize(NEW_YORK, ambiguous=ambiguous).tz_convert("UTC").as_unit("ns")

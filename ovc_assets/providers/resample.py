@@ -48,7 +48,16 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from ovc_assets.calendar import BLOCK_LETTERS, Block, BlockKeys, block_keys
+from ovc_assets.calendar import (
+    BLOCK_LETTERS,
+    Block,
+    BlockKeys,
+    block_bounds_utc,
+    block_ids,
+    block_keys,
+    block_letters,
+    block_pairs,
+)
 from ovc_assets.errors import ErrorCode, OvcError
 
 CANDLE_COLUMNS = ("time", "o", "h", "l", "c", "volume")
@@ -219,15 +228,11 @@ class BlockResampler:
         if len(starts) == 0:
             return self._empty_blocks()
         ends = np.append(starts[1:], len(completed))
-        blocks = [
-            Block(date_ny, BLOCK_LETTERS[letter_index])
-            for date_ny, letter_index in zip(keys.date_ny[starts].tolist(), keys.letter_index[starts].tolist())
-        ]
-        block_start = pd.DatetimeIndex([block.start_utc for block in blocks]).as_unit("ns")
-        block_end = pd.DatetimeIndex([block.end_utc for block in blocks]).as_unit("ns")
-        self._check_bars_fit_blocks(completed, times[ends - 1], ends - 1, blocks, block_end)
+        completed_keys = BlockKeys(date_ny=keys.date_ny[starts], letter_index=keys.letter_index[starts])
+        block_start, block_end = block_bounds_utc(completed_keys)
+        self._check_bars_fit_blocks(completed, times[ends - 1], ends - 1, completed_keys, block_end)
         return self._block_frame(
-            blocks,
+            completed_keys,
             block_start=block_start,
             block_end=block_end,
             o=completed["o"].to_numpy()[starts],
@@ -254,13 +259,13 @@ class BlockResampler:
         rows: pd.DataFrame,
         last_bar_times: np.ndarray,
         last_bar_positions: np.ndarray,
-        blocks: list[Block],
+        keys: BlockKeys,
         block_end: pd.DatetimeIndex,
     ) -> None:
         overrun = last_bar_times + self._bar_size_ns > block_end.asi8
         if overrun.any():
             index = int(np.argmax(overrun))
-            block = blocks[index]
+            block = Block(keys.date_ny[index].item(), BLOCK_LETTERS[keys.letter_index[index]])
             raise OvcError(
                 ErrorCode.CANDLE_BAR_SIZE,
                 f"{_describe_row(rows, int(last_bar_positions[index]))}: a {_duration(self._bar_size_ns)} bar "
@@ -271,7 +276,7 @@ class BlockResampler:
 
     def _block_frame(
         self,
-        blocks: list[Block],
+        keys: BlockKeys,
         *,
         block_start: pd.DatetimeIndex,
         block_end: pd.DatetimeIndex,
@@ -287,13 +292,13 @@ class BlockResampler:
         expected_bar_count = np.asarray(expected_bar_count, dtype=np.int64)
         return pd.DataFrame(
             {
-                "symbol": pd.Series([self.symbol] * len(blocks), dtype="str"),
+                "symbol": pd.Series([self.symbol] * len(keys.date_ny), dtype="str"),
                 "block_start": block_start,
                 "block_end": block_end,
-                "date_ny": pd.Series([block.date_ny for block in blocks], dtype=object),
-                "block2h": pd.Series([block.letter for block in blocks], dtype="str"),
-                "block4h": pd.Series([block.pair for block in blocks], dtype="str"),
-                "bid": pd.Series([block.block_id(self.symbol) for block in blocks], dtype="str"),
+                "date_ny": pd.Series(keys.date_ny.astype(object), dtype=object),
+                "block2h": pd.Series(block_letters(keys), dtype="str"),
+                "block4h": pd.Series(block_pairs(keys), dtype="str"),
+                "bid": pd.Series(block_ids(keys, self.symbol), dtype="str"),
                 "o": np.asarray(o, dtype=np.float64),
                 "h": np.asarray(h, dtype=np.float64),
                 "l": np.asarray(l, dtype=np.float64),
@@ -302,7 +307,7 @@ class BlockResampler:
                 "bar_count": bar_count,
                 "expected_bar_count": expected_bar_count,
                 "partial": bar_count < expected_bar_count,
-                "source": pd.Series([self.source] * len(blocks), dtype="str"),
+                "source": pd.Series([self.source] * len(keys.date_ny), dtype="str"),
             }
         )
 
@@ -310,7 +315,7 @@ class BlockResampler:
         no_times = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]")
         nothing = np.empty(0)
         return self._block_frame(
-            [],
+            BlockKeys(date_ny=np.empty(0, dtype="datetime64[D]"), letter_index=np.empty(0, dtype=np.int8)),
             block_start=no_times,
             block_end=no_times,
             o=nothing,

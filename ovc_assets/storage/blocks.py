@@ -4,6 +4,12 @@ table, then one set-based merge (`sql/queries/*_upsert*.sql`), inside the caller
 Two writers share the table: live TradingView blocks (MIN fields and OHLC) and provider
 candles (history backfill, into provider_* and, where no live row exists, OHLC). Each merge
 skips rows whose values would not change, so reruns are no-ops.
+
+A provider chunk whose symbols have no stored block in its time range (a first load) is
+inserted by the merge's own INSERT without its ON CONFLICT clause, which is what the merge
+would do to each row anyway; if a concurrent writer (the receiver) lands one of those keys in
+the meantime, the insert's unique violation is rolled back to a savepoint and the chunk goes
+through the merge.
 """
 
 from __future__ import annotations
@@ -80,12 +86,38 @@ def _stage(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: I
     return staged
 
 
+@cache
+def _insert_only(merge_query: str) -> str:
+    """The merge's INSERT .. SELECT without its ON CONFLICT clause, one `inserted` row per row."""
+    merge = load_query(merge_query)
+    return merge[: merge.index("ON CONFLICT")] + "RETURNING true AS inserted"
+
+
+def _insert_if_range_is_empty(conn: psycopg.Connection, merge_query: str) -> list[tuple[bool]] | None:
+    """Insert the staged rows if the spine holds nothing in their range; None when the merge is needed."""
+    if conn.execute(load_query("blocks_staged_range_stored")).fetchone()[0]:
+        return None
+    try:
+        with conn.transaction():
+            return conn.execute(_insert_only(merge_query)).fetchall()
+    except psycopg.errors.UniqueViolation:
+        return None
+
+
 def _merge(
-    conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]], query: str
+    conn: psycopg.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    query: str,
+    *,
+    insert_when_range_is_empty: bool = False,
 ) -> UpsertCounts:
     with conn.transaction():
         attempted = _stage(conn, table, columns, rows)
-        results = conn.execute(load_query(query)).fetchall()
+        results = _insert_if_range_is_empty(conn, query) if insert_when_range_is_empty else None
+        if results is None:
+            results = conn.execute(load_query(query)).fetchall()
         conn.execute("DROP TABLE staging_blocks")
     inserted = sum(1 for (was_inserted,) in results if was_inserted)
     return UpsertCounts(attempted=attempted, inserted=inserted, updated=len(results) - inserted)
@@ -98,7 +130,9 @@ def upsert_live_blocks(conn: psycopg.Connection, rows: Iterable[Sequence[object]
 
 def upsert_provider_blocks(conn: psycopg.Connection, rows: Iterable[Sequence[object]]) -> UpsertCounts:
     """Merge provider candles, one tuple per row in `PROVIDER_BLOCK_COLUMNS` order, unique by primary key."""
-    return _merge(conn, "ovc_blocks_v01", PROVIDER_BLOCK_COLUMNS, rows, "blocks_upsert_provider")
+    return _merge(
+        conn, "ovc_blocks_v01", PROVIDER_BLOCK_COLUMNS, rows, "blocks_upsert_provider", insert_when_range_is_empty=True
+    )
 
 
 def upsert_block_details(conn: psycopg.Connection, rows: Iterable[Sequence[object]]) -> UpsertCounts:

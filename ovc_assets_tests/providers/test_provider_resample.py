@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ovc_assets.calendar import Block
+from ovc_assets.calendar import Block, block_at
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.providers.resample import (
     BLOCK_COLUMNS,
@@ -115,6 +115,31 @@ def test_weekend_blocks_are_kept_with_the_length_of_their_dst_switch():
     assert blocks["bid"].tolist() == ["20260307-E-GBPUSD", "20261031-E-GBPUSD"]
     assert blocks["expected_bar_count"].tolist() == [60, 180]
     assert not blocks["partial"].any()
+
+
+@pytest.mark.parametrize("first_minute", ["2026-03-05 00:00", "2026-10-29 00:00", "2025-12-22 00:00"])
+def test_every_block_of_a_dst_or_holiday_week_has_the_identity_of_the_scalar_calendar(first_minute):
+    # Both daylight-saving switches and the Christmas closure, every minute of a week: the
+    # resampler's array arithmetic must give each block what Block gives it.
+    candles = candles_at(minutes(first_minute, 7 * 24 * 60))
+    blocks = blocks_of(candles, chunk_rows=5_000)
+
+    expected = [block_at(time.to_pydatetime()) for time in candles["time"]]
+    expected = [block for position, block in enumerate(expected) if position == 0 or block != expected[position - 1]]
+    assert blocks[["block_start", "block_end", "date_ny", "block2h", "block4h", "bid"]].to_dict("records") == [
+        {
+            "block_start": pd.Timestamp(block.start_utc),
+            "block_end": pd.Timestamp(block.end_utc),
+            "date_ny": block.date_ny,
+            "block2h": block.letter,
+            "block4h": block.pair,
+            "bid": block.block_id("GBPUSD"),
+        }
+        for block in expected
+    ]
+    assert blocks["expected_bar_count"].tolist() == [
+        (block.end_utc - block.start_utc) // ONE_MINUTE for block in expected
+    ]
 
 
 def test_bar_size_is_inferred_from_the_start_of_the_stream_or_taken_as_given():
