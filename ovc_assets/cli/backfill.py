@@ -40,7 +40,7 @@ from ovc_assets.backfill.sources import INPUT_SOURCE_OF_PROVIDER, OANDA_SOURCE
 from ovc_assets.calendar import Block, FxCalendar, block_at
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 from ovc_assets.defs.blocks.history import CSV, OANDA
-from ovc_assets.defs.blocks.inprocess import run_block_range
+from ovc_assets.defs.blocks.inprocess import BlockRangeRun, run_block_range
 from ovc_assets.defs.partitions import partition_key_for_block
 from ovc_assets.defs.resources import PipelineSettings
 from ovc_assets.errors import ErrorCode, OvcError
@@ -90,7 +90,7 @@ def oanda_command(
 ) -> None:
     """OANDA v20 candles -> 2H blocks (token OANDA_API_TOKEN, OANDA_ENV practice/live, OANDA_BASE_URL)."""
     OandaClient.from_env().close()  # a missing token or bad OANDA_ENV fails here, before any run
-    window = _ovc_days_window(start, end)
+    window = ovc_days_window(start, end)
     config = {
         "source": OANDA,
         "symbols": list(symbol),
@@ -119,7 +119,7 @@ def csv_command(
     """CSV candles (generic OHLC(V) or Dukascopy, any bar size up to 2H) -> 2H blocks."""
     layout = CSV_LAYOUTS[csv_format.value]
     if start and end:
-        window = _ovc_days_window(start, end)
+        window = ovc_days_window(start, end)
     else:
         first, last = csv_span(file, csv_format.value, tz)
         window = (
@@ -169,8 +169,13 @@ def run_backfill(
         )
     if run.result.success:
         _print_outcome(console, run.result)
+    finish_job_command(console, run, RunType.HIST_BACKFILL)
+
+
+def finish_job_command(console: Console, run: BlockRangeRun, run_type: str) -> None:
+    """Print the run's verdict and warnings; exit 2 with the run's coded error, 1 on FAIL."""
     verdict = run.report.run_status if run.report is not None else FAIL
-    console.print(f"HIST_BACKFILL run {run.result.run_id}: {verdict}", highlight=False)
+    console.print(f"{run_type} run {run.result.run_id}: {verdict}", highlight=False)
     for warning in (run.report.warnings if run.report is not None else None) or []:
         console.print(f"  {warning}", highlight=False)
     if not run.result.success:
@@ -229,7 +234,7 @@ def _last_candle_time(path: Path, layout: CsvLayout, tz: str | None) -> datetime
     return last_chunk["time"].iloc[-1].to_pydatetime()
 
 
-def _ovc_days_window(start: str, end: str) -> tuple[datetime, datetime]:
+def ovc_days_window(start: str, end: str) -> tuple[datetime, datetime]:
     window = _ovc_day_start(start, "--start"), _ovc_day_start(end, "--end", next_day=True)
     if window[1] <= window[0]:
         raise OvcError(ErrorCode.CONFIG, f"--end {end} is before --start {start}")

@@ -23,14 +23,13 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ovc_assets.cli.backfill import _coded_error, _ovc_days_window, open_block_range
+from ovc_assets.cli.backfill import finish_job_command, open_block_range, ovc_days_window
 from ovc_assets.defs.blocks.inprocess import run_block_range
 from ovc_assets.defs.outcomes.assets import OVC_OUTCOMES
 from ovc_assets.defs.partitions import partition_key_for_block
 from ovc_assets.defs.resources import PipelineSettings
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.pipeline.outcomes import DEFAULT_WINDOW, OUTCOME_VER, parse_window
-from ovc_assets.runs.report import FAIL
 from ovc_assets.runs.tags import RunType
 from ovc_assets.settings import load_settings
 from ovc_assets.storage.migrations import migrate
@@ -51,7 +50,7 @@ def outcomes_command(
 ) -> None:
     """Compute the forward outcomes of stored 2H blocks (OUTCOME_COMPUTE run) and print its verdict."""
     windows = [parse_window(name).name for name in (window or [DEFAULT_WINDOW])]
-    range_start, range_end = _ovc_days_window(start, end)
+    range_start, range_end = ovc_days_window(start, end)
     first, last = open_block_range(range_start, range_end)
     settings = load_settings()
     dsn = resolve_dsn(settings)
@@ -85,16 +84,7 @@ def outcomes_command(
         )
     if run.result.success:
         _print_figures(console, run.result)
-    verdict = run.report.run_status if run.report is not None else FAIL
-    console.print(f"OUTCOME_COMPUTE run {run.result.run_id}: {verdict}", highlight=False)
-    for warning in (run.report.warnings if run.report is not None else None) or []:
-        console.print(f"  {warning}", highlight=False)
-    if not run.result.success:
-        coded = _coded_error(run.result)
-        if coded is not None:
-            raise coded
-    if verdict == FAIL or not run.result.success:
-        raise typer.Exit(1)
+    finish_job_command(console, run, RunType.OUTCOME_COMPUTE)
 
 
 @contextmanager
