@@ -12,7 +12,7 @@ import pytest
 
 from ovc_assets.calendar import Block
 from ovc_assets.defs.blocks.assets import build_block_assets
-from ovc_assets.defs.blocks.history import build_hist_backfill_job
+from ovc_assets.defs.blocks.jobs import build_hist_backfill_job
 from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
 from ovc_assets.defs.repair.sensors import build_missing_blocks_repair_sensor
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
