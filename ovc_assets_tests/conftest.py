@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -111,22 +112,39 @@ def migrated_template(postgres_server_dsn: str) -> Iterator[str]:
     _drop_database(postgres_server_dsn, template_name)
 
 
-@pytest.fixture
-def create_test_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
-    """Factory: a new database (migrated or empty) on the test server, dropped (with the
-    Dagster storage a test may have made beside it) when the test ends."""
+@contextmanager
+def _database_factory(admin_dsn: str, template: str) -> Iterator[Callable[[bool], str]]:
+    """A factory of new databases (migrated or empty) on the test server; on exit drops them,
+    with the Dagster storage a test may have made beside each."""
     created: list[str] = []
 
     def create(migrated: bool = True) -> str:
         name = f"ovc_test_{uuid.uuid4().hex[:12]}"
-        _create_database(postgres_server_dsn, name, migrated_template if migrated else None)
+        _create_database(admin_dsn, name, template if migrated else None)
         created.append(name)
-        return dsn_for_database(postgres_server_dsn, name)
+        return dsn_for_database(admin_dsn, name)
 
-    yield create
-    for name in reversed(created):
-        _drop_database(postgres_server_dsn, f"{name}_dagster")
-        _drop_database(postgres_server_dsn, name)
+    try:
+        yield create
+    finally:
+        for name in reversed(created):
+            _drop_database(admin_dsn, f"{name}_dagster")
+            _drop_database(admin_dsn, name)
+
+
+@pytest.fixture
+def create_test_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
+    """Factory: databases for this test alone, dropped when the test ends."""
+    with _database_factory(postgres_server_dsn, migrated_template) as create:
+        yield create
+
+
+@pytest.fixture(scope="session")
+def create_session_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
+    """Factory: databases for a session-wide fixture (e.g. the browser suite's stack), dropped
+    when the session ends."""
+    with _database_factory(postgres_server_dsn, migrated_template) as create:
+        yield create
 
 
 @pytest.fixture

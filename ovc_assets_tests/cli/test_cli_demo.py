@@ -28,7 +28,7 @@ def demo_env(ovc_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.Monkey
     return ovc_env
 
 
-def test_the_demo_lands_the_week_backfills_the_missed_blocks_and_prints_three_reports(demo_env) -> None:
+def test_the_demo_lands_the_week_backfills_the_missed_blocks_computes_outcomes_and_prints_four_reports(demo_env) -> None:
     alerts = sample_alerts(sample_candles())
 
     result = CliRunner().invoke(app, ["demo"], catch_exceptions=False)
@@ -48,6 +48,7 @@ def test_the_demo_lands_the_week_backfills_the_missed_blocks_and_prints_three_re
             "SELECT run_id, run_type, run_status, blocks_missing, insert_failed FROM ovc.ovc_run_reports_v01"
             " ORDER BY started_at_ms"
         ).fetchall()
+        (outcome_rows,) = conn.execute("SELECT count(*) FROM ovc.ovc_outcomes_v01").fetchone()
     # Every block of the week for both symbols; all but the two missed alerts are live rows,
     # every row has its candle.
     assert blocks == (2 * BLOCKS_PER_SYMBOL, 2 * BLOCKS_PER_SYMBOL - 2, 2 * BLOCKS_PER_SYMBOL, len(DEMO_SYMBOLS))
@@ -55,7 +56,10 @@ def test_the_demo_lands_the_week_backfills_the_missed_blocks_and_prints_three_re
         ("LIVE_INGEST", "WARN", 2, 0),  # the rejected payloads and Tuesday's missed F blocks
         ("HIST_BACKFILL", "PASS", 0, 0),  # per symbol: its missed block filled from the candles
         ("HIST_BACKFILL", "PASS", 0, 0),
+        ("OUTCOME_COMPUTE", "PASS", 0, 0),  # the week's outcomes from the blocks
     ]
+    (outcomes_line,) = [line for line in lines if line.startswith("outcomes (")]
+    assert outcome_rows > 0 and f": {outcome_rows} written, " in outcomes_line
     for run_id, *_ in reports:
         assert run_id[:8] in result.output
         stored = json.loads((Path(demo_env["OVC_HOME"]) / "reports" / f"{run_id}.json").read_text())

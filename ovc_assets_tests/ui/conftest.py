@@ -52,13 +52,13 @@ def ui_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def ui_stack(create_test_database, tmp_path_factory, ui_artifacts) -> Iterator[tuple[DevStack, dict[str, str]]]:
+def ui_stack(create_session_database, tmp_path_factory, ui_artifacts) -> Iterator[tuple[DevStack, dict[str, str]]]:
     """`ovc demo`, then `ovc dev`; stopped with Ctrl-C (SIGINT) at the end, leaving nothing behind."""
     missing = _browser_missing()
     if missing:
         pytest.skip(missing)
     home = tmp_path_factory.mktemp("ui") / "ovc_home"
-    env = {**cli_environment(create_test_database(False), home), "OVC_SYMBOLS": DEMO_SYMBOLS}
+    env = {**cli_environment(create_session_database(False), home), "OVC_SYMBOLS": DEMO_SYMBOLS}
     demo = subprocess.run(
         [sys.executable, "-m", "ovc_assets.cli", "demo"], cwd=REPO_ROOT, env={**os.environ, **env},
         capture_output=True, text=True, timeout=900,

@@ -56,7 +56,7 @@ def test_the_asset_graph_shows_every_asset_and_its_edges(page, page_timings, gra
         assert upstream <= {d["path"][-1] for d in nodes[(asset,)]["dependencyKeys"]}, asset
 
     # The graph draws the edges the UI's own GraphQL gave above; here each node is on screen.
-    page.set_viewport_size({"width": 2400, "height": 1500})
+    page.set_viewport_size({"width": 2400, "height": 2400})
     open_page(page, page_timings, "asset graph", "/asset-groups", lambda p: p.get_by_text("run_reports"))
     for _ in range(len(expected)):  # open every group box; each click re-renders the graph
         collapsed = page.locator('[aria-label="unfold_more"]')
