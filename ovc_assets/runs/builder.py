@@ -379,6 +379,7 @@ def build_report(
         raw_store_path=raw_store_location if counts.raw_events_written > 0 else None,
         schema_versions_seen=dict(counts.schema_versions_seen),
         build_ids_seen=dict(counts.build_ids_seen),
+        quarantined_events=counts.quarantined_events,
         ready0_spike=bool(quality and quality.ready0_spike),
         run_failure=facts.failure_reason if facts.outcome != SUCCESS else None,
         tracking_problems=problems,

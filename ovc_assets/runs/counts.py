@@ -49,6 +49,7 @@ INT_FIELDS = (
     "outcomes_skipped",
     "outcomes_failed",
     "raw_events_written",
+    "quarantined_events",
 )
 TALLY_FIELDS = ("fail_by_code", "schema_versions_seen", "build_ids_seen", "window_types_seen", "outcome_vers_seen")
 
@@ -104,6 +105,7 @@ class RunCounts:
     expected_events: int | None = None
     window_types_seen: dict[str, int] = field(default_factory=dict)
     outcome_vers_seen: dict[str, int] = field(default_factory=dict)
+    quarantined_events: int = 0  # of the step's window, refused by the database (ovc.raw_event_quarantine)
 
     def count_failure(self, codes: Iterable[str]) -> None:
         """One rejected payload with these error codes (each code counted once per payload)."""

@@ -9,9 +9,12 @@ Verdict (seed 002 section 10, DESIGN 5b), applied in this order:
 - WARN when `parse_fail > 0`, `blocks_missing > 0` or a `ready0_count` spike. Also WARN
   when `sanity_error_count > 0` and nothing above applies: PASS requires
   `sanity_error_count = 0`, and a run whose writes all succeeded but left data failing the
-  OHLC sanity rules is not a FAIL of the run either. Also WARN when run tracking itself
-  failed (counts or data-quality figures could not be gathered): the report is incomplete;
-  and for the `cautions` a writer adds (a rollback forced over later runs).
+  OHLC sanity rules is not a FAIL of the run either. Also WARN when events of the run's
+  window are quarantined (`quarantined_events > 0`: the database refused them for their
+  own data, so they are in `ovc.raw_event_quarantine`, not in the blocks). Also WARN when
+  run tracking itself failed (counts or data-quality figures could not be gathered): the
+  report is incomplete; and for the `cautions` a writer adds (a rollback forced over later
+  runs).
 - PASS otherwise, which implies `insert_failed = 0` and `sanity_error_count = 0`.
 
 `warnings` names every reason, one string each, so the verdict can always be explained.
@@ -143,6 +146,7 @@ class RunReport:
     warnings: list[str] = field(default_factory=list)
     notes: str = ""
     # Verdict inputs that are not columns.
+    quarantined_events: int = 0
     ready0_spike: bool = False
     run_failure: str | None = None
     tracking_problems: list[str] = field(default_factory=list)
@@ -189,6 +193,11 @@ class RunReport:
             cautions.append(f"parse_fail = {self.parse_fail}" + (f" ({codes})" if codes else ""))
         if (self.blocks_missing or 0) > 0:
             cautions.append(f"blocks_missing = {self.blocks_missing}")
+        if self.quarantined_events > 0:
+            cautions.append(
+                f"quarantined_events = {self.quarantined_events} (refused by the database, "
+                "in ovc.raw_event_quarantine, not in the blocks)"
+            )
         if self.ready0_spike:
             cautions.append(f"ready0_count spike: {self.ready0_count} blocks with ready = 0")
         if (self.sanity_error_count or 0) > 0:

@@ -83,7 +83,8 @@ ON CONFLICT (event_id) DO NOTHING
 
 COUNT_QUARANTINED_SQL = """
 SELECT count(*) FROM ovc.raw_event_quarantine
-WHERE block_start >= coalesce(%s, '-infinity'::timestamptz) AND block_start < coalesce(%s, 'infinity'::timestamptz)
+WHERE block_start >= coalesce(%(from)s, '-infinity'::timestamptz) AND block_start < coalesce(%(to)s, 'infinity'::timestamptz)
+  AND (%(routes)s::text[] IS NULL OR route = ANY(%(routes)s::text[]))
 """
 
 EVENT_ERROR_SQLSTATE_CLASSES = frozenset({"22", "23", "54"})
@@ -239,9 +240,16 @@ def quarantine_event(conn: psycopg.Connection, event: LandingEvent, error: psyco
     )
 
 
-def count_quarantined(conn: psycopg.Connection, block_from: datetime | None = None, block_to: datetime | None = None) -> int:
-    """How many events are quarantined: all, or those whose block starts in [from, to)."""
-    return conn.execute(COUNT_QUARANTINED_SQL, (block_from, block_to)).fetchone()[0]
+def count_quarantined(
+    conn: psycopg.Connection,
+    block_from: datetime | None = None,
+    block_to: datetime | None = None,
+    routes: Sequence[str] | None = None,
+) -> int:
+    """How many events are quarantined: all, or those whose block starts in [from, to),
+    of any route or of `routes`."""
+    params = {"from": block_from, "to": block_to, "routes": None if routes is None else list(routes)}
+    return conn.execute(COUNT_QUARANTINED_SQL, params).fetchone()[0]
 
 
 def _landing_parameters(events: Sequence[LandingEvent], dedupe_window: timedelta) -> tuple[object, ...]:

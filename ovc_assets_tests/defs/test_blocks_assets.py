@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 
 from ovc_assets.defs.blocks.assets import build_block_assets
 from ovc_assets.defs.partitions import partition_key_for_block
@@ -16,9 +19,11 @@ from ovc_assets.demo.sample_week import (
 )
 from ovc_assets.runs.builder import report_dagster_run
 from ovc_assets.runs.counts import load_step_counts
+from ovc_assets.receiver.intake import Arrival, admit
 from ovc_assets.runs.tags import RunType, ovc_run_tags
 from ovc_assets.storage.blocks import blocks_table_checksum
 from ovc_assets.storage.postgres import connect
+from ovc_assets.storage.raw_events import ROUTE_COLD_FULL, quarantine_event
 from ovc_assets_tests.defs.conftest import BLOCKS_2H, WEEK, WEEK_RANGE_TAGS
 
 OVC_BLOCKS, OVC_BLOCK_DETAILS = build_block_assets(BLOCKS_2H)
@@ -151,3 +156,25 @@ def test_the_weeks_run_report_warns_with_its_rejects_by_code(landed_week, resour
     assert report.received_events == report.parse_ok + report.parse_fail
     assert report.check_invariants() == []
     assert (Path(ovc_env["OVC_HOME"]) / "reports" / f"{result.run_id}.json").is_file()
+
+
+def test_the_run_report_warns_with_the_quarantined_events_of_its_window(
+    landed_week, demo_alerts, resources, instance
+) -> None:
+    alert = demo_alerts[0]
+    body = alert.body.encode()
+    refused = admit(Arrival(alert.route, body, len(body), alert.received_at, "127.0.0.1"), secret=None)[0]
+    # The same window's cold-path export is no event of the blocks' routes: not counted here.
+    refused_export = dataclasses.replace(refused, event_id=uuid.uuid4(), route=ROUTE_COLD_FULL)
+    with connect(landed_week, autocommit=True) as conn:
+        for event in (refused, refused_export):
+            quarantine_event(conn, event, psycopg.errors.CheckViolation("refused by a test constraint"))
+    tags = {**WEEK_RANGE_TAGS, **ovc_run_tags(RunType.LIVE_INGEST, input_source="tv_webhook")}
+    result = _materialize(resources, instance, tags=tags)
+    with connect(landed_week, autocommit=True) as conn:
+        report = report_dagster_run(instance, result.run_id, conn).report
+    assert report.run_status == "WARN"
+    quarantine_warnings = [warning for warning in report.warnings if "quarantined" in warning]
+    assert quarantine_warnings == [
+        "quarantined_events = 1 (refused by the database, in ovc.raw_event_quarantine, not in the blocks)"
+    ]

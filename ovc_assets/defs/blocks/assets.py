@@ -63,11 +63,11 @@ def ingest_window(
             raise
         counts.insert_success += merged.success
         counts.insert_skipped += merged.skipped + prepared.superseded
-        quarantined = count_quarantined(conn, start, end)
+        counts.quarantined_events = count_quarantined(conn, start, end, routes)
         conn.commit()
-    if quarantined:
+    if counts.quarantined_events:
         context.log.warning(
-            f"{step_key}: {quarantined} event(s) of this window were refused by the database and are "
+            f"{step_key}: {counts.quarantined_events} event(s) of this window were refused by the database and are "
             "quarantined in ovc.raw_event_quarantine, not in the blocks (see the receiver's /healthz)"
         )
     context.log.info(
