@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import json
 import multiprocessing
 import os
 import platform
@@ -72,6 +73,31 @@ BASELINE_INSERT_SQL = """
 INSERT INTO ovc.raw_events (event_id, received_at, route, client_addr, body, body_size, body_sha256,
                             raw_key, parse_status, block_start, last_seen_at)
 VALUES (%s, now(), 'tv', %s, %s, %s, %s, %s, 'ok', now(), now())
+"""
+
+# Installed in each server process (a sitecustomize on its PYTHONPATH): the wall time and
+# duration of every garbage collection, written when the process exits. `gc.callbacks` is
+# how CPython reports collections; a full one pauses every request the process serves.
+GC_PROBE = """
+import atexit, gc, json, os, time
+from multiprocessing import util
+
+_collections = []
+_started = [0.0]
+
+def _time_collection(phase, info):
+    if phase == "start":
+        _started[0] = time.perf_counter()
+    else:
+        _collections.append((time.time(), info["generation"], time.perf_counter() - _started[0]))
+
+def _write():
+    with open(os.path.join(os.environ["BENCH_GC_DIR"], f"gc-{os.getpid()}.json"), "w") as out:
+        json.dump(_collections, out)
+
+gc.callbacks.append(_time_collection)
+atexit.register(_write)
+util.Finalize(None, _write, exitpriority=0)  # uvicorn's worker processes skip atexit
 """
 
 WRK_SCRIPT = """
@@ -163,7 +189,9 @@ def running_server(command: list[str], env: dict[str, str], port: int, log_path:
         yield process
     finally:
         os.killpg(process.pid, signal.SIGCONT)
-        os.killpg(process.pid, signal.SIGTERM)
+        # uvicorn re-raises the signal it stopped on; SIGINT's default handler still lets
+        # Python exit normally, so the GC probe's exit hook runs (SIGTERM's would not).
+        os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -327,62 +355,112 @@ def main() -> None:
     load = load_generator()
     rounds: dict[str, dict[int, list[LoadResult]]] = {"receiver": {c: [] for c in levels}, "baseline": {c: [] for c in levels}}
 
-    with tempfile.TemporaryDirectory(prefix="ovc-bench-") as temporary, ExitStack() as stack:
+    windows: dict[str, list[tuple[float, float]]] = {"receiver": [], "baseline": []}
+    with tempfile.TemporaryDirectory(prefix="ovc-bench-") as temporary:
         workdir = Path(temporary)
-        receiver_dsn = stack.enter_context(bench_database(args.database_url))
-        baseline_dsn = stack.enter_context(bench_database(args.database_url))
-        receiver_port, baseline_port = free_port(), free_port()
-        receiver = stack.enter_context(running_server(
-            [sys.executable, "-c", SERVE_SNIPPET, "--port", str(receiver_port), "--workers", str(args.workers)],
-            {
-                "OVC_HOME": str(workdir / "home"),
-                "OVC_DATABASE_URL": receiver_dsn,
-                "OVC_RAW_STORE": (workdir / "raw").as_uri(),
-                "OVC_TOKEN": "bench-token-0123456789",
-                "PYTHONPATH": str(REPO),
-            },
-            receiver_port,
-            workdir / "receiver.log",
-        ))
-        baseline = stack.enter_context(running_server(
-            [
-                sys.executable, "-m", "uvicorn", "bench_receiver:create_baseline_app", "--factory",
-                "--app-dir", str(REPO / "benchmarks"), "--port", str(baseline_port), "--workers", str(args.workers),
-                "--no-access-log", "--log-level", "warning",
-            ],
-            {"BENCH_DSN": baseline_dsn, "PYTHONPATH": str(REPO)},
-            baseline_port,
-            workdir / "baseline.log",
-        ))
-        servers = {
-            "receiver": (receiver, baseline, f"http://127.0.0.1:{receiver_port}/tv"),
-            "baseline": (baseline, receiver, f"http://127.0.0.1:{baseline_port}/tv"),
-        }
-        drains = []
-        for connections in levels:
-            for number in range(args.rounds):
-                for name, (active, idle, url) in servers.items():
-                    with only_running(active, idle):
-                        tag = f"{name[0]}{connections}-{number}-{uuid.uuid4().hex[:6]}"
-                        result = load(url, connections, args.duration, tag, workdir)
-                    rounds[name][connections].append(result)
-                    print(f"  {name} c={connections} round {number + 1}: {result.accepted_per_second:,.0f} accepted/s, "
-                          f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms", flush=True)
-            # Each level is a burst: the receiver writes the burst's raw objects afterwards.
-            drains.append(wait_for_raw_objects(receiver_dsn))
-            print(f"  receiver wrote the raw objects of c={connections} in {drains[-1]:.1f} s after it", flush=True)
-        accepted = sum(r.accepted for results in rounds["receiver"].values() for r in results)
-        objects = verify_landing(receiver_dsn, workdir / "raw", accepted, in_flight=sum(c * args.rounds for c in levels))
+        with ExitStack() as stack:
+            objects, drains = run_servers(args, levels, load, workdir, stack, rounds, windows)
+        gc_pauses = {name: gc_pauses_within(workdir / f"gc-{name}", windows[name]) for name in rounds}
 
     medians = {name: [median_result(rounds[name][c]) for c in levels] for name in rounds}
-    section = results_section(args, facts, medians["receiver"], medians["baseline"], drains, objects)
+    section = results_section(args, facts, medians["receiver"], medians["baseline"], drains, objects, gc_pauses)
     print(section)
     if args.append_results:
         with (REPO / "benchmarks" / "RESULTS.md").open("a", encoding="utf-8") as results:
             results.write(section)
 
 
-def results_section(args, facts, receiver, baseline, drains, objects) -> str:
+def server_environment(workdir: Path, name: str) -> dict[str, str]:
+    """What both servers get: the repository importable and the GC probe installed."""
+    probe = workdir / "gc-probe"
+    probe.mkdir(exist_ok=True)
+    (probe / "sitecustomize.py").write_text(GC_PROBE)
+    (workdir / f"gc-{name}").mkdir()
+    return {"PYTHONPATH": os.pathsep.join([str(probe), str(REPO)]), "BENCH_GC_DIR": str(workdir / f"gc-{name}")}
+
+
+def run_servers(args, levels, load, workdir, stack, rounds, windows) -> tuple[int, list[float]]:
+    """Start both servers, load each in turn; the raw objects stored and the drain times."""
+    receiver_dsn = stack.enter_context(bench_database(args.database_url))
+    baseline_dsn = stack.enter_context(bench_database(args.database_url))
+    receiver_port, baseline_port = free_port(), free_port()
+    receiver = stack.enter_context(running_server(
+        [sys.executable, "-c", SERVE_SNIPPET, "--port", str(receiver_port), "--workers", str(args.workers)],
+        {
+            "OVC_HOME": str(workdir / "home"),
+            "OVC_DATABASE_URL": receiver_dsn,
+            "OVC_RAW_STORE": (workdir / "raw").as_uri(),
+            "OVC_TOKEN": "bench-token-0123456789",
+            **server_environment(workdir, "receiver"),
+        },
+        receiver_port,
+        workdir / "receiver.log",
+    ))
+    baseline = stack.enter_context(running_server(
+        [
+            sys.executable, "-m", "uvicorn", "bench_receiver:create_baseline_app", "--factory",
+            "--app-dir", str(REPO / "benchmarks"), "--port", str(baseline_port), "--workers", str(args.workers),
+            "--no-access-log", "--log-level", "warning",
+        ],
+        {"BENCH_DSN": baseline_dsn, **server_environment(workdir, "baseline")},
+        baseline_port,
+        workdir / "baseline.log",
+    ))
+    servers = {
+        "receiver": (receiver, baseline, f"http://127.0.0.1:{receiver_port}/tv"),
+        "baseline": (baseline, receiver, f"http://127.0.0.1:{baseline_port}/tv"),
+    }
+    drains = []
+    for connections in levels:
+        for number in range(args.rounds):
+            for name, (active, idle, url) in servers.items():
+                with only_running(active, idle):
+                    tag = f"{name[0]}{connections}-{number}-{uuid.uuid4().hex[:6]}"
+                    started = time.time()
+                    result = load(url, connections, args.duration, tag, workdir)
+                    windows[name].append((started, time.time()))
+                rounds[name][connections].append(result)
+                print(f"  {name} c={connections} round {number + 1}: {result.accepted_per_second:,.0f} accepted/s, "
+                      f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms", flush=True)
+        # Each level is a burst: the receiver writes the burst's raw objects afterwards.
+        drains.append(wait_for_raw_objects(receiver_dsn))
+        print(f"  receiver wrote the raw objects of c={connections} in {drains[-1]:.1f} s after it", flush=True)
+    accepted = sum(r.accepted for results in rounds["receiver"].values() for r in results)
+    objects = verify_landing(receiver_dsn, workdir / "raw", accepted, in_flight=sum(c * args.rounds for c in levels))
+    return objects, drains
+
+
+@dataclass
+class GcPauses:
+    """The collections a server ran during its measured rounds."""
+
+    count: dict[int, int]
+    longest_ms: dict[int, float]
+    total_ms: float
+
+    def describe(self) -> str:
+        parts = [
+            f"gen{generation}: {self.count.get(generation, 0)}, longest {self.longest_ms.get(generation, 0.0):.2f} ms"
+            for generation in (0, 1, 2)
+        ]
+        return "; ".join(parts) + f"; {self.total_ms:.0f} ms in all"
+
+
+def gc_pauses_within(directory: Path, windows: list[tuple[float, float]]) -> GcPauses:
+    """What the probe of each process in `directory` saw inside the rounds' time windows."""
+    count: dict[int, int] = {}
+    longest: dict[int, float] = {}
+    total = 0.0
+    for path in directory.glob("gc-*.json"):
+        for at, generation, seconds in json.loads(path.read_text()):
+            if any(start <= at <= end for start, end in windows):
+                count[generation] = count.get(generation, 0) + 1
+                longest[generation] = max(longest.get(generation, 0.0), seconds * 1000)
+                total += seconds * 1000
+    return GcPauses(count, longest, total)
+
+
+def results_section(args, facts, receiver, baseline, drains, objects, gc_pauses) -> str:
     rows = []
     for ours, bare in zip(receiver, baseline):
         share = ours.accepted_per_second / bare.accepted_per_second
@@ -420,6 +498,9 @@ def results_section(args, facts, receiver, baseline, drains, objects) -> str:
         the previous burst's objects are written ({", ".join(f"c={c}: {d:.1f} s" for c, d in zip(levels_of(receiver), drains))}
         after the burst). At the end all {objects} objects were in the store, none missing, and every
         2xx answer had its event in the database.
+
+        Garbage collections during the measured rounds (count and longest pause per generation):
+        receiver {gc_pauses["receiver"].describe()}; baseline {gc_pauses["baseline"].describe()}.
         """
     )
 

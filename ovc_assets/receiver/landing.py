@@ -27,7 +27,8 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
+import weakref
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -207,6 +208,15 @@ def write_pending_raw(conn: psycopg.Connection, store: RawStore, min_age: timede
             return total
 
 
+_QueuedObject = tuple[float, str | None, str, str, bytes]
+"""A raw object waiting to be written: when it was queued, the name of its spool segment,
+the event id, the raw key and the body. Plain values in a plain tuple, which the garbage
+collector stops tracking: a backlog of tens of thousands then adds nothing to a full
+collection, which pauses every request. Queued as (time, Segment, LandingEvent), each
+object cost three tracked objects, and 20,000 of them a ~40 ms pause (benchmarks/RESULTS.md).
+A NamedTuple would stay tracked (only exact tuples are untracked)."""
+
+
 class _Materialiser:
     """Writes the raw objects of landed events in the background, in order, with retry."""
 
@@ -223,13 +233,15 @@ class _Materialiser:
         self._spool = spool
         self._tuning = tuning
         self._writer_is_busy = writer_is_busy
-        self._queue: deque[tuple[float, Segment | None, LandingEvent]] = deque()
+        self._queue: deque[_QueuedObject] = deque()
+        # The segments of queued objects by name; the spool holds each one until it is settled.
+        self._segments: weakref.WeakValueDictionary[str, Segment] = weakref.WeakValueDictionary()
         self._condition = threading.Condition()
         self._in_flight = 0
         self._urgent = False
         self._stopping = False
-        self._unmarked: list[uuid.UUID] = []  # written, not yet recorded as such; this thread's own
-        self._unsettled: list[Segment] = []  # one entry per written object of a segment, settled after its mark
+        self._unmarked: list[str] = []  # event ids written, not yet recorded as such; this thread's own
+        self._unsettled: list[str] = []  # a segment name per written object of it, settled after its mark
         self._thread = threading.Thread(target=self._run, name="ovc-raw-materialiser", daemon=True)
 
     def start(self) -> None:
@@ -239,12 +251,15 @@ class _Materialiser:
         if not events:
             return
         now = time.monotonic()
+        name = None if segment is None else segment.path.name
         with self._condition:
+            if segment is not None:
+                self._segments[name] = segment
             # A thread with work queued is on a timed wait already; waking it for every
             # batch would only make it compete with the writer for the GIL.
             if not self._queue:
                 self._condition.notify()
-            self._queue.extend((now, segment, event) for event in events)
+            self._queue.extend((now, name, str(event.event_id), event.raw_key, event.body) for event in events)
 
     def backlog(self) -> int:
         with self._condition:
@@ -278,14 +293,14 @@ class _Materialiser:
     def _run(self) -> None:
         while (chunk := self._next_chunk()) is not None:
             written = self._write(chunk)
-            self._unmarked.extend(event.event_id for _, event in written)
-            self._unsettled.extend(segment for segment, _ in written if segment is not None)
+            self._unmarked.extend(event_id for _, _, event_id, _, _ in written)
+            self._unsettled.extend(name for _, name, _, _, _ in written if name is not None)
             self._mark_written()
             with self._condition:
                 self._in_flight = 0
                 self._condition.notify_all()
 
-    def _next_chunk(self) -> list[tuple[float, Segment | None, LandingEvent]] | None:
+    def _next_chunk(self) -> list[_QueuedObject] | None:
         """The next objects to write; empty when only marks are to be retried; None to stop."""
         with self._condition:
             while not self._stopping:
@@ -310,14 +325,15 @@ class _Materialiser:
             and oldest_age < self._tuning.max_defer_seconds
         )
 
-    def _write(self, chunk: list[tuple[float, Segment | None, LandingEvent]]) -> list[tuple[Segment | None, LandingEvent]]:
+    def _write(self, chunk: list[_QueuedObject]) -> list[_QueuedObject]:
         """Put each object, retrying a failing store with backoff; stop early only when stopping."""
         written = []
         delay = self._tuning.retry_initial_seconds
-        for index, (_, segment, event) in enumerate(chunk):
+        for index, queued in enumerate(chunk):
+            _, _, _, raw_key, body = queued
             while True:
                 try:
-                    self._store.put(event.raw_key, event.body)
+                    self._store.put(raw_key, body)
                     break
                 except OvcError as error:
                     log.warning("raw store: %s; retrying in %.1fs", error.message, delay)
@@ -328,7 +344,7 @@ class _Materialiser:
                             self._queue.extendleft(reversed(chunk[index:]))
                             return written
                     delay = min(delay * 2, self._tuning.retry_max_seconds)
-            written.append((segment, event))
+            written.append(queued)
         return written
 
     def _mark_written(self) -> None:
@@ -344,8 +360,11 @@ class _Materialiser:
             log.warning("could not mark %d raw objects written yet: %s", len(self._unmarked), _first_line(error))
         else:
             self._unmarked.clear()
-            for segment in self._unsettled:
-                self._spool.settle(segment, 1)
+            with self._condition:  # `submit` adds segments from the writer's thread
+                settled = [(self._segments.get(name), count) for name, count in Counter(self._unsettled).items()]
+            for segment, count in settled:
+                if segment is not None:
+                    self._spool.settle(segment, count)
             self._unsettled.clear()
 
 

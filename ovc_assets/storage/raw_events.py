@@ -309,7 +309,7 @@ def select_pending_raw(conn: psycopg.Connection, min_age: timedelta, limit: int)
     return [PendingRaw(*row) for row in conn.execute(SELECT_PENDING_RAW_SQL, (min_age, limit))]
 
 
-def mark_raw_written(conn: psycopg.Connection, event_ids: Sequence[uuid.UUID]) -> None:
+def mark_raw_written(conn: psycopg.Connection, event_ids: Sequence[uuid.UUID | str]) -> None:
     """Record that the raw objects of `event_ids` are written (in the caller's transaction)."""
     if event_ids:
         conn.execute(MARK_RAW_WRITTEN_SQL, (list(event_ids),))
