@@ -27,7 +27,7 @@ def build_definitions() -> dg.Definitions:
     """All assets, checks, jobs, schedules and sensors, on partitions starting at `OVC_PARTITIONS_START`."""
     quiet_dagster_warnings()
     blocks_2h = blocks_2h_partitions(partitions_start())
-    live_ingest_job = build_live_ingest_job(blocks_2h)
+    live_ingest_job = build_live_ingest_job()
     outcome_compute_job = build_outcome_compute_job()
     return dg.Definitions(
         assets=[ovc_database_schema, *build_block_assets(blocks_2h), *build_outcome_assets(blocks_2h), *run_report_assets],

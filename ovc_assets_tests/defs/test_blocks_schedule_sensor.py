@@ -16,7 +16,7 @@ from ovc_assets.defs.partitions import partition_key_for_block
 from ovc_assets.demo.sample_week import land_alerts_directly
 from ovc_assets_tests.defs.conftest import BLOCKS_2H, WEEK
 
-JOB = build_live_ingest_job(BLOCKS_2H)
+JOB = build_live_ingest_job()
 
 
 def _definitions(resources) -> dg.Definitions:

@@ -26,7 +26,7 @@ from ovc_assets.runs.tags import RunType, ovc_run_tags
 from ovc_assets.storage.postgres import connect
 from ovc_assets_tests.defs.conftest import BLOCKS_2H, WEEK_RANGE_TAGS
 
-JOB = build_live_ingest_job(BLOCKS_2H)
+JOB = build_live_ingest_job()
 TUESDAY_E_CLOSED = datetime(2026, 1, 13, 3, 5, tzinfo=NEW_YORK)  # the tick after block E of 2026-01-12 closed
 TUESDAY_E = "2026-01-13-01:00"
 

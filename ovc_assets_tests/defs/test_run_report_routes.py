@@ -34,7 +34,7 @@ from ovc_assets_tests.defs.conftest import BLOCKS_2H, WEEK
 TUESDAY_I = WEEK[2 * 12 + 8]
 TUESDAY_I_KEY = partition_key_for_block(TUESDAY_I)
 BLOCK_ASSETS = build_block_assets(BLOCKS_2H)
-LIVE_INGEST_JOB = build_live_ingest_job(BLOCKS_2H)
+LIVE_INGEST_JOB = build_live_ingest_job()
 
 
 def _definitions(resources) -> dg.Definitions:

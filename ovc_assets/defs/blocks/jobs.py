@@ -10,11 +10,11 @@ from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 from ovc_assets.runs.tags import RunType, ovc_run_tags
 
 
-def build_live_ingest_job(blocks_2h: dg.TimeWindowPartitionsDefinition):
+def build_live_ingest_job():
+    """`live_ingest_job`: one run per 2H window (or range) of `ovc_blocks`, on the asset's partitions."""
     return dg.define_asset_job(
         "live_ingest_job",
         selection=dg.AssetSelection.assets(OVC_BLOCKS).without_checks(),
-        partitions_def=blocks_2h,
         tags=ovc_run_tags(RunType.LIVE_INGEST, input_source="tv_webhook", profile="MIN"),
         description="Land the TradingView alerts of 2H windows into ovc_blocks_v01 (LIVE_INGEST).",
     )
