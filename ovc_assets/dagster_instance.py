@@ -125,22 +125,33 @@ def ensure_dagster_database(dsn: str) -> str:
     return dsn_for_database(dsn, name)
 
 
-def prepare_dagster_home(dsn: str, settings: Settings | None = None) -> Path:
-    """Point this process (and its children) at the OVC Dagster instance: sets `DAGSTER_HOME`
-    and `OVC_DAGSTER_PG_URL` and writes `dagster.yaml`. An explicit `OVC_DAGSTER_PG_URL` wins."""
+def write_dagster_home(dsn: str, settings: Settings | None = None) -> tuple[Path, str]:
+    """The OVC Dagster instance's directory, with its `dagster.yaml` written, and the URL of its
+    storage (an explicit `OVC_DAGSTER_PG_URL` wins); the environment is left as it is."""
     settings = settings or load_settings()
     home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    if not os.environ.get(DAGSTER_URL_ENV):
-        os.environ[DAGSTER_URL_ENV] = sqlalchemy_psycopg2_url(ensure_dagster_database(dsn))
+    url = os.environ.get(DAGSTER_URL_ENV) or sqlalchemy_psycopg2_url(ensure_dagster_database(dsn))
     config = home / "dagster.yaml"
     if not config.exists() or config.read_text() != DAGSTER_YAML:
         config.write_text(DAGSTER_YAML)
+    return home, url
+
+
+def prepare_dagster_home(dsn: str, settings: Settings | None = None) -> Path:
+    """Point this process's children (Dagster's webserver and daemon) at the OVC Dagster
+    instance: `write_dagster_home`, then sets `DAGSTER_HOME` and `OVC_DAGSTER_PG_URL`."""
+    home, url = write_dagster_home(dsn, settings)
+    os.environ[DAGSTER_URL_ENV] = url
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 
 
 def open_dagster_instance(dsn: str, settings: Settings | None = None) -> dg.DagsterInstance:
-    """The persistent OVC Dagster instance (see `prepare_dagster_home`)."""
-    prepare_dagster_home(dsn, settings)
-    return dg.DagsterInstance.get()
+    """The persistent OVC Dagster instance, opened from its directory: `DAGSTER_HOME` is left
+    as it is (an in-process caller, a test, keeps its own)."""
+    home, url = write_dagster_home(dsn, settings)
+    # dagster.yaml names the storage URL by environment variable (no password on disk), and
+    # Dagster reads it again whenever it rebuilds the instance from its reference.
+    os.environ[DAGSTER_URL_ENV] = url
+    return dg.DagsterInstance.from_config(str(home))

@@ -26,6 +26,7 @@ from types import FrameType
 import httpx
 import typer
 
+from ovc_assets.dagster_instance import prepare_dagster_home
 from ovc_assets.defs.storage.assets import migrate_and_record
 from ovc_assets.settings import load_settings
 from ovc_assets.storage.postgres import mask_dsn, resolve_dsn
@@ -138,9 +139,10 @@ def dev_command(
     """Start the database, the webhook receiver and the Dagster UI + daemon on ovc_assets.definitions."""
     settings = load_settings()
     dsn = resolve_dsn(settings)
-    applied = migrate_and_record(dsn, settings).applied  # also points DAGSTER_HOME at the OVC instance
+    applied = migrate_and_record(dsn, settings).applied
+    dagster_home = prepare_dagster_home(dsn, settings)  # the children's instance
     typer.echo(f"database: {mask_dsn(dsn)} ({len(applied)} migration(s) applied now)")
-    typer.echo(f"DAGSTER_HOME: {os.environ['DAGSTER_HOME']} (storage in PostgreSQL); symbols: {','.join(settings.symbols)}")
+    typer.echo(f"DAGSTER_HOME: {dagster_home} (storage in PostgreSQL); symbols: {','.join(settings.symbols)}")
     # The children must use the server this process keeps running.
     env = {**os.environ, "OVC_DATABASE_URL": dsn}
     urls = dev_urls(host, port, webhook_port)

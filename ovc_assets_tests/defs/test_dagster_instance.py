@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -9,6 +10,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from ovc_assets.dagster_instance import open_dagster_instance, sqlalchemy_psycopg2_url
+from ovc_assets.settings import Settings
 from ovc_assets.storage.postgres import connect
 
 
@@ -63,5 +65,22 @@ def test_the_instance_queues_runs_limits_ovc_runs_monitors_them_and_purges_ticks
         assert instance.run_monitoring_enabled and instance.run_monitoring_start_timeout_seconds == 180
         retention = instance.get_settings("retention")
         assert retention["sensor"]["purge_after_days"]["skipped"] == 1 and retention["schedule"]["purge_after_days"] == 90
+    finally:
+        instance.dispose()
+
+
+def test_opening_the_instance_leaves_dagster_home_alone(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        home=tmp_path / "ovc", database_url=database_url, raw_store_url=(tmp_path / "raw").as_uri(), s3_endpoint_url=None
+    )
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")  # set by open_dagster_instance; restored after the test
+    instance = open_dagster_instance(database_url, settings)
+    try:
+        assert "DAGSTER_HOME" not in os.environ
+        assert Path(instance.root_directory) == (tmp_path / "ovc" / "dagster").resolve()
+        assert "postgres" in type(instance.run_storage).__name__.lower()
     finally:
         instance.dispose()
