@@ -4,7 +4,6 @@ repair runs' reports."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -20,6 +19,7 @@ from ovc_assets.demo.sample_week import DEMO_SYMBOLS, land_alerts_directly, samp
 from ovc_assets.runs.builder import report_dagster_run
 from ovc_assets.runs.tags import RunType, ovc_run_tags
 from ovc_assets.storage.postgres import connect
+from ovc_assets_tests.backfill.conftest import fake_oanda  # noqa: F401 - the fixture, shared
 from ovc_assets_tests.providers.fake_oanda import FakeOanda
 
 TUESDAY = date(2026, 1, 13)  # the demo week's Tuesday: its F alerts never arrive
@@ -27,18 +27,15 @@ WINDOW = [Block(TUESDAY, letter) for letter in "EFG"]
 DROPPED = WINDOW[0].block_id("EURUSD")  # one more missed alert: EURUSD's E
 # 2026-01-14 04:00 New York: Tuesday's E has closed for the provider, its F is still forming.
 OANDA_NOW = datetime(2026, 1, 14, 9, 0, tzinfo=UTC)
-OANDA_TOKEN = "repair-test-token"
 BLOCKS_2H = blocks_2h_partitions(Block(date(2026, 1, 11), "A").start_utc)
 ROWS_SQL = "SELECT bid, source, provider_source FROM ovc.ovc_blocks_v01 WHERE block_start = ANY(%s) ORDER BY bid"
 
 
 @pytest.fixture
-def fake_oanda(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOanda]:
-    with FakeOanda(token=OANDA_TOKEN, now=OANDA_NOW) as server:
-        monkeypatch.setenv("OANDA_API_TOKEN", OANDA_TOKEN)
-        monkeypatch.setenv("OANDA_BASE_URL", server.url)
-        monkeypatch.delenv("OANDA_ENV", raising=False)
-        yield server
+def repair_oanda(fake_oanda: FakeOanda) -> FakeOanda:
+    """The backfill tests' fake OANDA server, its clock in the demo week."""
+    fake_oanda.now = OANDA_NOW
+    return fake_oanda
 
 
 @pytest.fixture
@@ -87,7 +84,7 @@ def tick(definitions: dg.Definitions, instance: dg.DagsterInstance, cursor: str 
 
 
 def test_missing_blocks_of_a_live_window_are_backfilled_from_oanda_and_reported(
-    database_url, definitions, fake_oanda, ovc_env
+    database_url, definitions, repair_oanda, ovc_env
 ) -> None:
     with dg.instance_for_test() as instance:
         land_all_but(database_url, DROPPED)
@@ -130,7 +127,7 @@ def test_missing_blocks_of_a_live_window_are_backfilled_from_oanda_and_reported(
         (WINDOW[2].block_id("EURUSD"), "tv_plain", None),
         (WINDOW[2].block_id("GBPUSD"), "tv_plain", None),
     ]
-    instruments = {request.path.split("/")[3] for request in fake_oanda.candle_requests()}
+    instruments = {request.path.split("/")[3] for request in repair_oanda.candle_requests()}
     assert instruments == {"EUR_USD", "GBP_USD"}
 
 
@@ -141,7 +138,7 @@ def test_without_oanda_the_sensor_skips(database_url, definitions, monkeypatch) 
     assert result.run_requests == [] and "OANDA_API_TOKEN is not set" in result.skip_message
 
 
-def test_a_window_replayed_before_the_repair_requests_nothing(database_url, definitions, fake_oanda, ovc_env) -> None:
+def test_a_window_replayed_before_the_repair_requests_nothing(database_url, definitions, repair_oanda, ovc_env) -> None:
     with dg.instance_for_test() as instance:
         dropped_alerts = land_all_but(database_url, DROPPED)
         assert live_run(database_url, definitions, instance, WINDOW[:1]).blocks_missing == 1
@@ -151,4 +148,4 @@ def test_a_window_replayed_before_the_repair_requests_nothing(database_url, defi
         assert tick(definitions, instance).run_requests == []
     with connect(database_url) as conn:
         assert conn.execute("SELECT symbols, run_key FROM ovc.block_repairs").fetchall() == [([], None)]
-    assert fake_oanda.candle_requests() == []
+    assert repair_oanda.candle_requests() == []

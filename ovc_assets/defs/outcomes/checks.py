@@ -6,8 +6,9 @@ stored) to an `AssetCheckResult` with its counts and examples, so it tests witho
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import dagster as dg
 import pandas as pd
@@ -20,6 +21,7 @@ from ovc_assets.storage.blocks import load_query
 OUTCOMES_MISSING = "outcomes_missing"
 OUTCOME_VALUES_CONSISTENT = "outcome_values_consistent"
 EXAMPLES_SHOWN = 10
+T = TypeVar("T")
 
 CHECK_DESCRIPTIONS = {
     OUTCOMES_MISSING: "Every block of the range whose window is complete has its stored COMPLETE outcome, per window type (outcomes_missing = 0).",
@@ -35,36 +37,46 @@ def _scope(symbols: Sequence[str], window_types: Sequence[str], start: datetime,
     return {"outcome_ver": OUTCOME_VER, "window_types": list(window_types), "symbols": list(symbols), "start": start, "end": end}
 
 
+def _none_found_result(
+    check_name: str, found_name: str, found: Sequence[T], describe: Callable[[T], object], total_name: str, total: int
+) -> dg.AssetCheckResult:
+    """An ERROR check that passes when nothing was `found`, with the count, the total judged
+    and the first examples."""
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=not found,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            found_name: dg.MetadataValue.int(len(found)),
+            total_name: dg.MetadataValue.int(total),
+            "examples": dg.MetadataValue.json([describe(item) for item in found[:EXAMPLES_SHOWN]]),
+        },
+    )
+
+
 def outcomes_missing_result(
     expected: set[tuple[str, int, str]], stored: Iterable[tuple[str, int, str]], complete_windows: int
 ) -> dg.AssetCheckResult:
     """Missing = computed COMPLETE windows (symbol, start ns, window type) without a stored COMPLETE row."""
-    missing = sorted(expected - set(stored))
-    return dg.AssetCheckResult(
-        check_name=OUTCOMES_MISSING,
-        passed=not missing,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "outcomes_missing": dg.MetadataValue.int(len(missing)),
-            "complete_windows": dg.MetadataValue.int(complete_windows),
-            "examples": dg.MetadataValue.json(
-                [f"{symbol} {pd.Timestamp(start, tz='UTC').isoformat()} {window}" for symbol, start, window in missing[:EXAMPLES_SHOWN]]
-            ),
-        },
+    return _none_found_result(
+        OUTCOMES_MISSING,
+        "outcomes_missing",
+        sorted(expected - set(stored)),
+        lambda key: f"{key[0]} {pd.Timestamp(key[1], tz='UTC').isoformat()} {key[2]}",
+        "complete_windows",
+        complete_windows,
     )
 
 
 def outcome_values_result(inconsistent_rows: Sequence[tuple], rows_attempted: int) -> dg.AssetCheckResult:
     """Rows of `check_outcome_values.sql` (symbol, bid, window_type, mfe_up, mfe_down, close_pos, bars_up, bars_down)."""
-    return dg.AssetCheckResult(
-        check_name=OUTCOME_VALUES_CONSISTENT,
-        passed=not inconsistent_rows,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "inconsistent_rows": dg.MetadataValue.int(len(inconsistent_rows)),
-            "rows_attempted": dg.MetadataValue.int(rows_attempted),
-            "examples": dg.MetadataValue.json([[str(value) for value in row] for row in inconsistent_rows[:EXAMPLES_SHOWN]]),
-        },
+    return _none_found_result(
+        OUTCOME_VALUES_CONSISTENT,
+        "inconsistent_rows",
+        inconsistent_rows,
+        lambda row: [str(value) for value in row],
+        "rows_attempted",
+        rows_attempted,
     )
 
 
