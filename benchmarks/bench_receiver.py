@@ -77,7 +77,9 @@ VALUES (%s, now(), 'tv', %s, %s, %s, %s, %s, 'ok', now(), now())
 
 # Installed in each server process (a sitecustomize on its PYTHONPATH): the wall time and
 # duration of every garbage collection, written when the process exits. `gc.callbacks` is
-# how CPython reports collections; a full one pauses every request the process serves.
+# how CPython reports collections; a full one pauses every request the process serves. The
+# duration is the collecting thread's CPU time: what the collection itself costs, without the
+# time the process was frozen or waiting for a core on a shared machine.
 GC_PROBE = """
 import atexit, gc, json, os, time
 from multiprocessing import util
@@ -87,9 +89,9 @@ _started = [0.0]
 
 def _time_collection(phase, info):
     if phase == "start":
-        _started[0] = time.perf_counter()
+        _started[0] = time.thread_time()
     else:
-        _collections.append((time.time(), info["generation"], time.perf_counter() - _started[0]))
+        _collections.append((time.time(), info["generation"], time.thread_time() - _started[0]))
 
 def _write():
     with open(os.path.join(os.environ["BENCH_GC_DIR"], f"gc-{os.getpid()}.json"), "w") as out:
@@ -499,7 +501,8 @@ def results_section(args, facts, receiver, baseline, drains, objects, gc_pauses)
         after the burst). At the end all {objects} objects were in the store, none missing, and every
         2xx answer had its event in the database.
 
-        Garbage collections during the measured rounds (count and longest pause per generation):
+        Garbage collections during the measured rounds (count and longest pause per generation, CPU
+        time of the collecting thread):
         receiver {gc_pauses["receiver"].describe()}; baseline {gc_pauses["baseline"].describe()}.
         """
     )
