@@ -5,7 +5,7 @@ For each symbol:
 1. stream the candles (OANDA pages, or CSV chunks) and resample them with the calendar's
    `BlockResampler` into New-York-anchored 2H blocks (partial blocks flagged);
 2. keep the blocks that start in the window and after the symbol's checkpoint;
-3. merge them with `upsert_provider_blocks` in chunks of `chunk_blocks` blocks, each chunk in
+3. merge them with `upsert_provider_rows` in chunks of `chunk_blocks` blocks, each chunk in
    one transaction together with its checkpoint, so the table never holds half a chunk.
 
 Checkpoints (`ovc.backfill_checkpoints`) are keyed by source, symbol, window and a hash of the
@@ -48,15 +48,16 @@ from ovc_assets.providers.resample import PRICE_COLUMNS, resample_to_blocks
 from ovc_assets.runs.counts import RunCounts
 from ovc_assets.storage.blocks import (
     BLOCK_TYPE_2H,
-    PROVIDER_BLOCK_COLUMNS,
+    PROVIDER_ROW_COLUMNS,
     SCHEMA_VER,
     UpsertCounts,
-    upsert_provider_blocks,
+    block_prices,
+    upsert_provider_rows,
 )
 
 DEFAULT_CHUNK_BLOCKS = 10_000
 
-# Block-frame columns written as they are: frame column -> PROVIDER_BLOCK_COLUMNS column.
+# Block-frame columns written as they are: frame column -> PROVIDER_ROW_COLUMNS column.
 COPIED_BLOCK_COLUMNS = {
     "symbol": "symbol", "bid": "bid", "block2h": "block2h", "block4h": "block4h", "source": "provider_source",
     "bar_count": "provider_bar_count", "partial": "provider_partial",
@@ -99,11 +100,13 @@ def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
 
 
 def provider_rows(blocks: pd.DataFrame, run_id: str) -> Iterator[tuple[object, ...]]:
-    """Block-frame rows as tuples in `PROVIDER_BLOCK_COLUMNS` order, for the staging COPY.
+    """Block-frame rows as tuples in `PROVIDER_ROW_COLUMNS` order, for the COPY.
 
     Times, dates and prices are given in PostgreSQL's text input form, formatted column-wise
     (floats by `repr`, which round-trips exactly): psycopg's per-value dumpers for datetimes
-    and floats were most of the COPY's cost. A NaN volume (unknown) becomes NULL.
+    and floats were most of the COPY's cost. A NaN volume (unknown) becomes NULL. The candle
+    also fills the spine's own prices (o .. dir, source), which the merge keeps where a live
+    row owns them.
     """
     values: dict[str, Sequence[object] | repeat[object]] = {
         column: blocks[name].tolist() for name, column in COPIED_BLOCK_COLUMNS.items()
@@ -111,13 +114,21 @@ def provider_rows(blocks: pd.DataFrame, run_id: str) -> Iterator[tuple[object, .
     values["block_start"] = _utc_texts(blocks["block_start"])
     values["block_end"] = _utc_texts(blocks["block_end"])
     values["date_ny"] = [day.isoformat() for day in blocks["date_ny"].tolist()]
+    prices = {name: blocks[name].to_numpy(dtype=np.float64) for name in PRICE_COLUMNS}
     for name in PRICE_COLUMNS:
-        values[f"provider_{name}"] = list(map(repr, blocks[name].tolist()))
-    values["provider_volume"] = [None if math.isnan(volume) else repr(volume) for volume in blocks["volume"].tolist()]
+        values[name] = values[f"provider_{name}"] = list(map(repr, prices[name].tolist()))
+    values["volume"] = values["provider_volume"] = [
+        None if math.isnan(volume) else repr(volume) for volume in blocks["volume"].tolist()
+    ]
+    rng, body, ret, direction = block_prices(prices["o"], prices["h"], prices["l"], prices["c"])
+    for column, derived in (("rng", rng), ("body", body), ("ret", ret)):
+        values[column] = list(map(repr, derived.tolist()))
+    values["dir"] = direction.astype(np.int8).astype(str).tolist()
+    values["source"] = values["provider_source"]
     values["block_type"] = repeat(BLOCK_TYPE_2H)
     values["schema_ver"] = repeat(SCHEMA_VER)
     values["run_id"] = repeat(run_id)
-    return zip(*(values[column] for column in PROVIDER_BLOCK_COLUMNS))
+    return zip(*(values[column] for column in PROVIDER_ROW_COLUMNS))
 
 
 def _utc_texts(times: pd.Series) -> list[str]:
@@ -257,7 +268,7 @@ class _SymbolBackfill:
         committed_until = chunk["block_end"].iloc[-1].to_pydatetime()
         try:
             with conn.transaction():
-                merged = upsert_provider_blocks(conn, provider_rows(chunk, run_id))
+                merged = upsert_provider_rows(conn, provider_rows(chunk, run_id))
                 advance_checkpoint(conn, self.key, committed_until, size, run_id)
         except psycopg.Error:
             counts.insert_failed += size

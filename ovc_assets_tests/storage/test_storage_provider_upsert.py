@@ -1,4 +1,4 @@
-"""The provider merge's fast path for chunks of new keys, and its fallback to the merge."""
+"""The provider merge's fast path for chunks of new keys (a COPY into the spine), and its fallback to the merge."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def staged_keys_never_exist(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if another writer landed a staged key between the existence check and the insert."""
     real_load_query = blocks.load_query
     monkeypatch.setattr(
-        blocks, "load_query", lambda name: "SELECT false" if name == "blocks_staged_range_stored" else real_load_query(name)
+        blocks, "load_query", lambda name: "SELECT false" if name == "blocks_provider_range_stored" else real_load_query(name)
     )
 
 
@@ -50,7 +50,7 @@ def test_a_first_load_of_new_keys_stores_what_the_merge_stores(create_test_datab
     rows = provider_rows(FIRST, 30, 1.25, "run-1")
     with connect(fast) as conn, conn.transaction():
         fast_counts = upsert_provider_blocks(conn, rows)
-    monkeypatch.setattr(blocks, "_insert_if_range_is_empty", lambda conn, query: None)
+    monkeypatch.setattr(blocks, "_copy_if_range_is_empty", lambda conn, rows: None)
     with connect(merged) as conn, conn.transaction():
         merged_counts = upsert_provider_blocks(conn, rows)
 
