@@ -57,6 +57,14 @@ from ovc_assets.storage.blocks import (
 
 DEFAULT_CHUNK_BLOCKS = 10_000
 
+# A chunk's commit does not wait for its WAL to reach the disk. A server crash can then lose the
+# last chunks committed (at most ~3 x wal_writer_delay of them), but never a chunk without its
+# checkpoint or the reverse: both are in the one transaction, so the checkpoint left is that of
+# the last chunk kept and the resume writes the lost ones again. The symbol's completion commits
+# synchronously, which flushes every chunk before it (WAL is flushed in order), so a backfill
+# that has returned is durable. (kill -9 of the client loses nothing committed either way.)
+ASYNCHRONOUS_COMMIT_SQL = "SET LOCAL synchronous_commit = off"
+
 # Block-frame columns written as they are: frame column -> PROVIDER_ROW_COLUMNS column.
 COPIED_BLOCK_COLUMNS = {
     "symbol": "symbol", "bid": "bid", "block2h": "block2h", "block4h": "block4h", "source": "provider_source",
@@ -268,6 +276,7 @@ class _SymbolBackfill:
         committed_until = chunk["block_end"].iloc[-1].to_pydatetime()
         try:
             with conn.transaction():
+                conn.execute(ASYNCHRONOUS_COMMIT_SQL)
                 merged = upsert_provider_rows(conn, provider_rows(chunk, run_id))
                 advance_checkpoint(conn, self.key, committed_until, size, run_id)
         except psycopg.Error:

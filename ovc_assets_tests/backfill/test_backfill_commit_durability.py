@@ -1,0 +1,44 @@
+"""A chunk's commit does not wait for the disk; the symbol's completion does, which makes every
+chunk before it durable (the reasoning is in `backfill.engine`, ASYNCHRONOUS_COMMIT_SQL)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from ovc_assets.backfill import engine
+from ovc_assets.backfill.sources import csv_candle_source
+from ovc_assets.calendar import Block
+from ovc_assets.runs.counts import RunCounts
+from ovc_assets.storage.postgres import connect
+from ovc_assets_tests.backfill.conftest import market_candles, write_generic_csv
+
+WINDOW = (Block(date(2026, 3, 1), "A").start_utc, Block(date(2026, 3, 4), "A").start_utc)
+CHUNK_BLOCKS = 10
+SHOW_SQL = "SHOW synchronous_commit"
+
+
+def test_chunks_commit_asynchronously_and_the_completion_synchronously(database_url, tmp_path, monkeypatch) -> None:
+    path = write_generic_csv(tmp_path / "eurusd.csv", market_candles(*WINDOW, timedelta(minutes=30)))
+    settings: dict[str, list[str]] = {"chunk": [], "completion": []}
+
+    def recording(phase: str, write):
+        def record_then_write(conn, *args) -> None:
+            settings[phase].append(conn.execute(SHOW_SQL).fetchone()[0])
+            write(conn, *args)
+
+        return record_then_write
+
+    monkeypatch.setattr(engine, "advance_checkpoint", recording("chunk", engine.advance_checkpoint))
+    monkeypatch.setattr(engine, "complete_checkpoint", recording("completion", engine.complete_checkpoint))
+    with connect(database_url, autocommit=True) as conn:
+        engine.backfill_window(
+            conn, csv_candle_source([str(path)], "generic", None), *WINDOW, ["EURUSD"],
+            run_id="durability-run", counts=RunCounts(), chunk_blocks=CHUNK_BLOCKS,
+        )  # fmt: skip
+        after = conn.execute(SHOW_SQL).fetchone()[0]
+        stored = conn.execute("SELECT count(*) FROM ovc.ovc_blocks_v01").fetchone()[0]
+
+    assert stored > 2 * CHUNK_BLOCKS and len(settings["chunk"]) == -(-stored // CHUNK_BLOCKS)
+    assert set(settings["chunk"]) == {"off"}
+    assert settings["completion"] == ["on"]
+    assert after == "on", "the setting stays inside each chunk's transaction"
