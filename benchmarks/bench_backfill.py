@@ -12,9 +12,9 @@ CSV files in a temporary folder.
       rerun): the backfill's data path (read, resample, upsert in checkpointed chunks) from the
       run's progress events, and the whole run's wall time (checks included);
    b. write path only, on the same database and the same rows (built beforehand): the upsert
-      (`upsert_provider_rows`, chunks of `--chunk-blocks`, each committed), its rerun (every
-      row a conflict), plain COPY of the same rows into an empty table (the ceiling; also of
-      the candle columns alone, as this benchmark measured it before the rows carried their
+      (`upsert_provider_columns`, chunks of `--chunk-blocks`, each committed), its rerun (every
+      row a conflict), plain binary COPY of the same rows into an empty table (the ceiling; also
+      of the candle columns alone, as this benchmark measured it before the rows carried their
       derived prices), and the upstream method, psycopg2 `executemany` of an INSERT .. ON
       CONFLICT DO UPDATE, on a sample, extrapolated. Each path's wall time comes with its CPU
       time, this process's and its server backend's (from /proc, the server being local): the
@@ -60,12 +60,13 @@ from ovc_assets.dagster_instance import (
     sqlalchemy_psycopg2_url,
 )
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
-from ovc_assets.backfill.engine import BackfillProgress, provider_rows, reporting_progress_to
+from ovc_assets.backfill.engine import BackfillProgress, provider_columns, reporting_progress_to
 from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.providers.csv_candles import read_candle_csv
 from ovc_assets.providers.resample import resample_to_blocks
-from ovc_assets.storage.blocks import PROVIDER_BLOCK_COLUMNS, PROVIDER_ROW_COLUMNS, upsert_provider_rows
+from ovc_assets.storage.binary_copy import binary_copy
+from ovc_assets.storage.blocks import PROVIDER_BLOCK_COLUMNS, PROVIDER_ROW_COLUMNS, PROVIDER_ROW_TYPES, upsert_provider_columns
 from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import connect, dsn_for_database, server_version
 
@@ -190,14 +191,29 @@ def end_to_end(dsn: str, files: dict[str, Path], tags: dict[str, str], chunk_blo
     return phases
 
 
-def rows_of(path: Path, symbol: str) -> list[tuple[object, ...]]:
+def columns_of(path: Path, symbol: str) -> dict[str, np.ndarray]:
     blocks = pd.concat(list(resample_to_blocks(read_candle_csv(path), symbol=symbol, source="csv")), ignore_index=True)
-    return list(provider_rows(blocks, "bench"))
+    return provider_columns(blocks, "bench")
 
 
-def chunks(rows: Sequence[tuple[object, ...]], size: int) -> Iterator[Sequence[tuple[object, ...]]]:
-    for offset in range(0, len(rows), size):
-        yield rows[offset : offset + size]
+def chunks(columns: dict[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
+    for offset in range(0, len(columns["symbol"]), size):
+        yield {name: values[offset : offset + size] for name, values in columns.items()}
+
+
+def copy_payload(chunk: dict[str, np.ndarray], names: Sequence[str]) -> bytes:
+    """What the upsert sends, for the plain COPYs: the same binary rows."""
+    kinds = [PROVIDER_ROW_TYPES[name] for name in names]
+    nulls = [np.isnan(chunk[name]) if kind == "float8" else None for name, kind in zip(names, kinds)]
+    return binary_copy(kinds, [chunk[name] for name in names], nulls)
+
+
+def upstream_rows(columns: dict[str, np.ndarray], count: int) -> list[tuple[object, ...]]:
+    """The first `count` candles as Python values, for psycopg2."""
+    values = {name: columns[name][:count] for name in PROVIDER_BLOCK_COLUMNS}
+    for name in ("block_start", "block_end"):
+        values[name] = pd.DatetimeIndex(values[name]).tz_localize("UTC").to_pydatetime()
+    return list(zip(*(values[name].tolist() for name in PROVIDER_BLOCK_COLUMNS)))
 
 
 @dataclass
@@ -247,24 +263,22 @@ def write_paths(dsn: str, files: dict[str, Path], chunk_rows: int, upstream_samp
         backend = conn.info.backend_pid
         total_rows, sample = 0, []
         for symbol, path in files.items():
-            rows = rows_of(path, symbol)
-            candles = [row[: len(PROVIDER_BLOCK_COLUMNS)] for row in rows]
-            total_rows += len(rows)
-            sample = sample or candles[:upstream_sample]
+            columns = columns_of(path, symbol)
+            total_rows += len(columns["symbol"])
+            sample = sample or upstream_rows(columns, upstream_sample)
             for phase in ("upsert", "upsert rerun"):
                 with spending(spent[phase], backend):
-                    for chunk in chunks(rows, chunk_rows):
+                    for chunk in chunks(columns, chunk_rows):
                         with conn.transaction():
-                            upsert_provider_rows(conn, chunk)
-            for table, columns in copy_columns.items():
-                copy_into_table = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+                            upsert_provider_columns(conn, chunk)
+            for table, names in copy_columns.items():
+                copy_into_table = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
                 )
                 with spending(spent[table], backend):
-                    for chunk in chunks(candles if table == COPY_CANDLE_TABLE else rows, chunk_rows):
+                    for chunk in chunks(columns, chunk_rows):
                         with conn.transaction(), conn.cursor() as cursor, cursor.copy(copy_into_table) as copy:
-                            for row in chunk:
-                                copy.write_row(row)
+                            copy.write(copy_payload(chunk, names))
     with psycopg2.connect(dsn) as upstream, upstream.cursor() as cursor:
         upstream_spent = Spent()
         with spending(upstream_spent, upstream.get_backend_pid()):
@@ -344,7 +358,7 @@ def report(args: argparse.Namespace, dsn: str, two_hour: dict, writes: dict, m1:
         "|---|---:|---:|---:|---:|---:|---:|",
         write_row("upsert, first load", writes["upsert"]),
         write_row("upsert, rerun (all conflicts, all skipped)", writes["upsert rerun"]),
-        write_row("(a) plain COPY of the same rows into an empty table (ceiling)", ceiling),
+        write_row("(a) plain COPY of the same rows into an empty table (ceiling; binary, as the upsert sends them)", ceiling),
         write_row("plain COPY of the candle columns alone (18 of the 28; the ceiling before the rows carried their prices)", writes[COPY_CANDLE_TABLE]),
         write_row("plain COPY of the same rows into an empty table with the spine's primary key and run_id index", writes[COPY_KEYED_TABLE]),
         write_row(f"(b) upstream: psycopg2 executemany + ON CONFLICT, {writes['upstream rows']:,}-row sample, extrapolated", upstream, upstream_scale),

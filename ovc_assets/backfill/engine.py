@@ -5,7 +5,7 @@ For each symbol:
 1. stream the candles (OANDA pages, or CSV chunks) and resample them with the calendar's
    `BlockResampler` into New-York-anchored 2H blocks (partial blocks flagged);
 2. keep the blocks that start in the window and after the symbol's checkpoint;
-3. merge them with `upsert_provider_rows` in chunks of `chunk_blocks` blocks, each chunk in
+3. merge them with `upsert_provider_columns` in chunks of `chunk_blocks` blocks, each chunk in
    one transaction together with its checkpoint, so the table never holds half a chunk.
 
 Checkpoints (`ovc.backfill_checkpoints`) are keyed by source, symbol, window and a hash of the
@@ -22,13 +22,11 @@ blocks and the block of the bad row count as `parse_fail` under the error's code
 it is written, and the error is raised (the counts are kept all the same).
 """
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -48,11 +46,10 @@ from ovc_assets.providers.resample import PRICE_COLUMNS, resample_to_blocks
 from ovc_assets.runs.counts import RunCounts
 from ovc_assets.storage.blocks import (
     BLOCK_TYPE_2H,
-    PROVIDER_ROW_COLUMNS,
     SCHEMA_VER,
     UpsertCounts,
-    block_prices,
-    upsert_provider_rows,
+    upsert_provider_columns,
+    with_block_prices,
 )
 
 DEFAULT_CHUNK_BLOCKS = 10_000
@@ -68,7 +65,6 @@ ASYNCHRONOUS_COMMIT_SQL = "SET LOCAL synchronous_commit = off"
 # Block-frame columns written as they are: frame column -> PROVIDER_ROW_COLUMNS column.
 COPIED_BLOCK_COLUMNS = {
     "symbol": "symbol", "bid": "bid", "block2h": "block2h", "block4h": "block4h", "source": "provider_source",
-    "bar_count": "provider_bar_count", "partial": "provider_partial",
 }  # fmt: skip
 
 Log = Callable[[str], None]
@@ -107,41 +103,22 @@ def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
         _progress_listener.reset(token)
 
 
-def provider_rows(blocks: pd.DataFrame, run_id: str) -> Iterator[tuple[object, ...]]:
-    """Block-frame rows as tuples in `PROVIDER_ROW_COLUMNS` order, for the COPY.
-
-    Times, dates and prices are given in PostgreSQL's text input form, formatted column-wise
-    (floats by `repr`, which round-trips exactly): psycopg's per-value dumpers for datetimes
-    and floats were most of the COPY's cost. A NaN volume (unknown) becomes NULL. The candle
-    also fills the spine's own prices (o .. dir, source), which the merge keeps where a live
-    row owns them.
-    """
-    values: dict[str, Sequence[object] | repeat[object]] = {
-        column: blocks[name].tolist() for name, column in COPIED_BLOCK_COLUMNS.items()
-    }
-    values["block_start"] = _utc_texts(blocks["block_start"])
-    values["block_end"] = _utc_texts(blocks["block_end"])
-    values["date_ny"] = [day.isoformat() for day in blocks["date_ny"].tolist()]
-    prices = {name: blocks[name].to_numpy(dtype=np.float64) for name in PRICE_COLUMNS}
-    for name in PRICE_COLUMNS:
-        values[name] = values[f"provider_{name}"] = list(map(repr, prices[name].tolist()))
-    values["volume"] = values["provider_volume"] = [
-        None if math.isnan(volume) else repr(volume) for volume in blocks["volume"].tolist()
-    ]
-    rng, body, ret, direction = block_prices(prices["o"], prices["h"], prices["l"], prices["c"])
-    for column, derived in (("rng", rng), ("body", body), ("ret", ret)):
-        values[column] = list(map(repr, derived.tolist()))
-    values["dir"] = direction.astype(np.int8).astype(str).tolist()
-    values["source"] = values["provider_source"]
-    values["block_type"] = repeat(BLOCK_TYPE_2H)
-    values["schema_ver"] = repeat(SCHEMA_VER)
-    values["run_id"] = repeat(run_id)
-    return zip(*(values[column] for column in PROVIDER_ROW_COLUMNS))
-
-
-def _utc_texts(times: pd.Series) -> list[str]:
-    naive_utc = pd.DatetimeIndex(times).tz_convert(None).to_numpy().astype("datetime64[s]")
-    return [f"{text}Z" for text in np.datetime_as_string(naive_utc, unit="s").tolist()]
+def provider_columns(blocks: pd.DataFrame, run_id: str) -> dict[str, np.ndarray]:
+    """A block frame as the numpy columns of `upsert_provider_columns`: the candle, and the
+    spine's prices it fills where no live row owns them."""
+    count = len(blocks)
+    candles = {column: blocks[name].to_numpy() for name, column in COPIED_BLOCK_COLUMNS.items()}
+    for name in ("block_start", "block_end"):
+        candles[name] = pd.DatetimeIndex(blocks[name]).tz_convert(None).to_numpy()
+    candles["date_ny"] = np.array(blocks["date_ny"].tolist(), dtype="datetime64[D]")
+    for name in (*PRICE_COLUMNS, "volume"):
+        candles[f"provider_{name}"] = blocks[name].to_numpy(dtype=np.float64)
+    candles["provider_bar_count"] = blocks["bar_count"].to_numpy(dtype=np.int32)
+    candles["provider_partial"] = blocks["partial"].to_numpy(dtype=bool)
+    candles["block_type"] = np.full(count, BLOCK_TYPE_2H, dtype=object)
+    candles["schema_ver"] = np.full(count, SCHEMA_VER, dtype=object)
+    candles["run_id"] = np.full(count, run_id, dtype=object)
+    return with_block_prices(candles)
 
 
 class ChunkBuffer:
@@ -277,7 +254,7 @@ class _SymbolBackfill:
         try:
             with conn.transaction():
                 conn.execute(ASYNCHRONOUS_COMMIT_SQL)
-                merged = upsert_provider_rows(conn, provider_rows(chunk, run_id))
+                merged = upsert_provider_columns(conn, provider_columns(chunk, run_id))
                 advance_checkpoint(conn, self.key, committed_until, size, run_id)
         except psycopg.Error:
             counts.insert_failed += size

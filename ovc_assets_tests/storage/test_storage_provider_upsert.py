@@ -50,7 +50,7 @@ def test_a_first_load_of_new_keys_stores_what_the_merge_stores(create_test_datab
     rows = provider_rows(FIRST, 30, 1.25, "run-1")
     with connect(fast) as conn, conn.transaction():
         fast_counts = upsert_provider_blocks(conn, rows)
-    monkeypatch.setattr(blocks, "_copy_if_range_is_empty", lambda conn, rows: None)
+    monkeypatch.setattr(blocks, "_copy_if_range_is_empty", lambda conn, columns, payload: None)
     with connect(merged) as conn, conn.transaction():
         merged_counts = upsert_provider_blocks(conn, rows)
 
