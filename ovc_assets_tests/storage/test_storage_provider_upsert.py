@@ -80,3 +80,17 @@ def test_a_chunk_repeating_a_key_is_refused_as_the_merge_refuses_it(database_url
         with conn.transaction():
             upsert_provider_blocks(conn, rows + rows[:1])
     assert table_rows(database_url) == []
+
+
+def test_a_rerun_of_unchanged_candles_writes_nothing_not_even_row_locks(database_url) -> None:
+    rows = provider_rows(FIRST, 20, 1.25, "run-1")
+    with connect(database_url) as conn, conn.transaction():
+        upsert_provider_blocks(conn, rows)
+    with connect(database_url) as conn, conn.transaction():
+        counts = upsert_provider_blocks(conn, rows[:10] + provider_rows(FIRST.next(), 1, 1.30, "run-2"))
+    with connect(database_url) as conn:
+        # ON CONFLICT .. DO UPDATE locks a stored row before its WHERE skips it: the lock is a write (xmax).
+        touched = conn.execute("SELECT count(*) FROM ovc.ovc_blocks_v01 WHERE xmax <> 0").fetchone()[0]
+
+    assert counts == blocks.UpsertCounts(attempted=11, inserted=0, updated=1)
+    assert touched == 1, "only the changed candle's row is written"
