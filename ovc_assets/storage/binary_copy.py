@@ -52,8 +52,12 @@ def binary_copy(pg_types: Sequence[str], columns: Sequence[np.ndarray], nulls: S
         if nulls[index] is not None:
             lengths[nulls[index], index] = NULL_LENGTH
     parts = [SIGNATURE]
-    # Hashed, not sorted (numpy's unique over rows sorts them as bytes, seconds per 100,000 rows).
-    group_of_row = pd.DataFrame(lengths).groupby(list(range(len(values))), sort=False).ngroup().to_numpy()
+    # Most streams are one group (one symbol, no NULL); otherwise groups are hashed, not sorted
+    # (numpy's unique over rows sorts them as bytes: seconds per 100,000 rows).
+    if count and (lengths == lengths[0]).all():
+        group_of_row = np.zeros(count, dtype=np.int64)
+    else:
+        group_of_row = pd.DataFrame(lengths).groupby(list(range(len(values))), sort=False).ngroup().to_numpy()
     for group in range(group_of_row.max() + 1 if count else 0):
         rows = np.flatnonzero(group_of_row == group)
         pattern = lengths[rows[0]]
