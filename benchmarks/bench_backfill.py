@@ -12,9 +12,13 @@ CSV files in a temporary folder.
       rerun): the backfill's data path (read, resample, upsert in checkpointed chunks) from the
       run's progress events, and the whole run's wall time (checks included);
    b. write path only, on the same database and the same rows (built beforehand): the upsert
-      (`upsert_provider_blocks`, chunks of `--chunk-blocks`, each committed), its rerun (every
-      row a conflict), plain COPY into an empty table (the ceiling), and the upstream method,
-      psycopg2 `executemany` of an INSERT .. ON CONFLICT DO UPDATE, on a sample, extrapolated.
+      (`upsert_provider_columns`, chunks of `--chunk-blocks`, each committed), its rerun (every
+      row a conflict), plain binary COPY of the same rows into an empty table (the ceiling; also
+      of the candle columns alone, as this benchmark measured it before the rows carried their
+      derived prices), and the upstream method, psycopg2 `executemany` of an INSERT .. ON
+      CONFLICT DO UPDATE, on a sample, extrapolated. Each path's wall time comes with its CPU
+      time, this process's and its server backend's (from /proc, the server being local): the
+      machine is shared, and CPU seconds move less with its load than wall seconds do.
 2. M1 input, one CSV file of `--m1-bars` 1-minute bars resampled into 2H blocks, in a child
    process whose peak resident memory (ru_maxrss) is reported.
 3. Dagster's bookkeeping per 2H partition (one materialisation event per partition of a
@@ -37,6 +41,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -55,12 +60,13 @@ from ovc_assets.dagster_instance import (
     sqlalchemy_psycopg2_url,
 )
 from ovc_assets.defs.blocks.assets import OVC_BLOCKS, build_block_assets
-from ovc_assets.backfill.engine import BackfillProgress, provider_rows, reporting_progress_to
+from ovc_assets.backfill.engine import BackfillProgress, provider_columns, reporting_progress_to
 from ovc_assets.defs.partitions import blocks_2h_partitions, partition_key_for_block
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.providers.csv_candles import read_candle_csv
 from ovc_assets.providers.resample import resample_to_blocks
-from ovc_assets.storage.blocks import PROVIDER_BLOCK_COLUMNS, upsert_provider_blocks
+from ovc_assets.storage.binary_copy import binary_copy
+from ovc_assets.storage.blocks import PROVIDER_BLOCK_COLUMNS, PROVIDER_ROW_COLUMNS, PROVIDER_ROW_TYPES, upsert_provider_columns
 from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import connect, dsn_for_database, server_version
 
@@ -72,13 +78,14 @@ YEARLY = dg.TimeWindowPartitionsDefinition(
     start=datetime(1999, 1, 1, 17, tzinfo=NEW_YORK), fmt="%Y", cron_schedule="0 17 1 1 *", timezone="America/New_York"
 )
 COPY_CEILING_TABLE = "bench_copy_ceiling"
+COPY_CANDLE_TABLE = "bench_copy_candle"
 COPY_KEYED_TABLE = "bench_copy_keyed"
-# The spine's primary key and secondary indexes, on the keyed COPY target.
+# The spine's primary key and secondary index, on the keyed COPY target.
 KEYED_TABLE_INDEXES = f"""
 ALTER TABLE {COPY_KEYED_TABLE} ADD PRIMARY KEY (symbol, block_start, block_type, schema_ver);
-CREATE INDEX ON {COPY_KEYED_TABLE} (bid);
 CREATE INDEX ON {COPY_KEYED_TABLE} (run_id);
 """
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 UPSTREAM_TABLE = "bench_upstream"
 UPSTREAM_UPSERT = f"""
 INSERT INTO {UPSTREAM_TABLE} ({", ".join(PROVIDER_BLOCK_COLUMNS)}, source)
@@ -151,7 +158,7 @@ def materialize_csv(
     asset: dg.AssetsDefinition, dsn: str, path: Path, symbol: str, tags: dict[str, str], instance: dg.DagsterInstance, chunk_blocks: int
 ) -> dict[str, float]:
     config = {"source": "csv", "symbols": [symbol], "csv_paths": [str(path)], "chunk_blocks": chunk_blocks}
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), process_cpu_seconds()
     with timed_backfill() as marks:
         result = dg.materialize(
             [asset],
@@ -161,10 +168,11 @@ def materialize_csv(
             tags=tags,
             selection=[OVC_BLOCKS],
         )
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, process_cpu_seconds() - cpu_started
     metadata = {key: value.value for key, value in result.asset_materializations_for_node("ovc_blocks")[0].metadata.items()}
     return {
         "wall": wall,
+        "cpu": cpu,
         "data_path": marks["last_commit"] - marks["start"],
         "blocks": metadata["received_events"],
         "inserted": metadata["rows_inserted"],
@@ -183,56 +191,100 @@ def end_to_end(dsn: str, files: dict[str, Path], tags: dict[str, str], chunk_blo
     return phases
 
 
-def rows_of(path: Path, symbol: str) -> list[tuple[object, ...]]:
+def columns_of(path: Path, symbol: str) -> dict[str, np.ndarray]:
     blocks = pd.concat(list(resample_to_blocks(read_candle_csv(path), symbol=symbol, source="csv")), ignore_index=True)
-    return list(provider_rows(blocks, "bench"))
+    return provider_columns(blocks, "bench")
 
 
-def chunks(rows: Sequence[tuple[object, ...]], size: int) -> Iterator[Sequence[tuple[object, ...]]]:
-    for offset in range(0, len(rows), size):
-        yield rows[offset : offset + size]
+def chunks(columns: dict[str, np.ndarray], size: int) -> Iterator[dict[str, np.ndarray]]:
+    for offset in range(0, len(columns["symbol"]), size):
+        yield {name: values[offset : offset + size] for name, values in columns.items()}
 
 
-def write_paths(dsn: str, files: dict[str, Path], chunk_rows: int, upstream_sample: int) -> dict[str, float]:
-    """Seconds per write path over all files' rows (upstream: its sample's seconds and size)."""
-    seconds = {"upsert": 0.0, "upsert rerun": 0.0, COPY_CEILING_TABLE: 0.0, COPY_KEYED_TABLE: 0.0}
-    columns = sql.SQL(", ").join(map(sql.Identifier, PROVIDER_BLOCK_COLUMNS))
+def copy_payload(chunk: dict[str, np.ndarray], names: Sequence[str]) -> bytes:
+    """What the upsert sends, for the plain COPYs: the same binary rows."""
+    kinds = [PROVIDER_ROW_TYPES[name] for name in names]
+    nulls = [np.isnan(chunk[name]) if kind == "float8" else None for name, kind in zip(names, kinds)]
+    return binary_copy(kinds, [chunk[name] for name in names], nulls)
+
+
+def upstream_rows(columns: dict[str, np.ndarray], count: int) -> list[tuple[object, ...]]:
+    """The first `count` candles as Python values, for psycopg2."""
+    values = {name: columns[name][:count] for name in PROVIDER_BLOCK_COLUMNS}
+    for name in ("block_start", "block_end"):
+        values[name] = pd.DatetimeIndex(values[name]).tz_localize("UTC").to_pydatetime()
+    return list(zip(*(values[name].tolist() for name in PROVIDER_BLOCK_COLUMNS)))
+
+
+@dataclass
+class Spent:
+    """Seconds spent by a write path: wall, this process's CPU, its server backend's CPU."""
+
+    wall: float = 0.0
+    client_cpu: float = 0.0
+    server_cpu: float = 0.0
+
+
+def process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def backend_cpu_seconds(backend_pid: int) -> float:
+    """User + system CPU of a local server backend (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@contextmanager
+def spending(spent: Spent, backend_pid: int) -> Iterator[None]:
+    wall, client, server = time.perf_counter(), process_cpu_seconds(), backend_cpu_seconds(backend_pid)
+    yield
+    spent.wall += time.perf_counter() - wall
+    spent.client_cpu += process_cpu_seconds() - client
+    spent.server_cpu += backend_cpu_seconds(backend_pid) - server
+
+
+def write_paths(dsn: str, files: dict[str, Path], chunk_rows: int, upstream_sample: int) -> dict[str, object]:
+    """What each write path spent over all files' rows (upstream: on its sample, with its size)."""
+    spent = {path: Spent() for path in ("upsert", "upsert rerun", COPY_CEILING_TABLE, COPY_CANDLE_TABLE, COPY_KEYED_TABLE)}
+    copy_columns = {COPY_CEILING_TABLE: PROVIDER_ROW_COLUMNS, COPY_CANDLE_TABLE: PROVIDER_BLOCK_COLUMNS, COPY_KEYED_TABLE: PROVIDER_ROW_COLUMNS}
     with connect(dsn) as conn:
         conn.execute("TRUNCATE ovc.ovc_blocks_v01, ovc.backfill_checkpoints")
-        for table in (COPY_CEILING_TABLE, COPY_KEYED_TABLE):
+        for table, columns in copy_columns.items():
             conn.execute(
-                sql.SQL("CREATE TABLE {} AS SELECT {} FROM ovc.ovc_blocks_v01 WITH NO DATA").format(sql.Identifier(table), columns)
+                sql.SQL("CREATE TABLE {} AS SELECT {} FROM ovc.ovc_blocks_v01 WITH NO DATA").format(
+                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+                )
             )
         conn.execute(KEYED_TABLE_INDEXES)
         conn.execute(sql.SQL("CREATE TABLE {} (LIKE ovc.ovc_blocks_v01 INCLUDING ALL)").format(sql.Identifier(UPSTREAM_TABLE)))
         conn.commit()
+        backend = conn.info.backend_pid
         total_rows, sample = 0, []
         for symbol, path in files.items():
-            rows = rows_of(path, symbol)
-            total_rows += len(rows)
-            sample = sample or rows[:upstream_sample]
+            columns = columns_of(path, symbol)
+            total_rows += len(columns["symbol"])
+            sample = sample or upstream_rows(columns, upstream_sample)
             for phase in ("upsert", "upsert rerun"):
-                started = time.perf_counter()
-                for chunk in chunks(rows, chunk_rows):
-                    with conn.transaction():
-                        upsert_provider_blocks(conn, chunk)
-                seconds[phase] += time.perf_counter() - started
-            for table in (COPY_CEILING_TABLE, COPY_KEYED_TABLE):
-                copy_into_table = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), columns)
-                started = time.perf_counter()
-                for chunk in chunks(rows, chunk_rows):
-                    with conn.transaction(), conn.cursor() as cursor, cursor.copy(copy_into_table) as copy:
-                        for row in chunk:
-                            copy.write_row(row)
-                seconds[table] += time.perf_counter() - started
+                with spending(spent[phase], backend):
+                    for chunk in chunks(columns, chunk_rows):
+                        with conn.transaction():
+                            upsert_provider_columns(conn, chunk)
+            for table, names in copy_columns.items():
+                copy_into_table = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                    sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, names))
+                )
+                with spending(spent[table], backend):
+                    for chunk in chunks(columns, chunk_rows):
+                        with conn.transaction(), conn.cursor() as cursor, cursor.copy(copy_into_table) as copy:
+                            copy.write(copy_payload(chunk, names))
     with psycopg2.connect(dsn) as upstream, upstream.cursor() as cursor:
-        started = time.perf_counter()
-        cursor.executemany(UPSTREAM_UPSERT, sample)
-        upstream.commit()
-        seconds["upstream sample"] = time.perf_counter() - started
-    seconds["rows"] = total_rows
-    seconds["upstream rows"] = len(sample)
-    return seconds
+        upstream_spent = Spent()
+        with spending(upstream_spent, upstream.get_backend_pid()):
+            cursor.executemany(UPSTREAM_UPSERT, sample)
+            upstream.commit()
+    return {**spent, "upstream sample": upstream_spent, "rows": total_rows, "upstream rows": len(sample)}
 
 
 def m1_child(dsn: str, path: str, chunk_blocks: int) -> None:
@@ -273,35 +325,50 @@ def rate(rows: float, seconds: float) -> str:
 def report(args: argparse.Namespace, dsn: str, two_hour: dict, writes: dict, m1: dict, per_partition: dict, timings: dict) -> str:
     first, rerun = two_hour["first load"], two_hour["rerun"]
     rows = writes["rows"]
-    upsert, upsert_rerun, ceiling, keyed = (
-        rows / writes[key] for key in ("upsert", "upsert rerun", COPY_CEILING_TABLE, COPY_KEYED_TABLE)
-    )
-    upstream = writes["upstream rows"] / writes["upstream sample"]
+    ceiling: Spent = writes[COPY_CEILING_TABLE]
+    upstream: Spent = writes["upstream sample"]
+    upstream_scale = rows / writes["upstream rows"]
+
+    def cpu(spent: Spent) -> float:
+        return spent.client_cpu + spent.server_cpu
+
+    def write_row(label: str, spent: Spent, scale: float = 1.0) -> str:
+        wall, cpu_seconds = spent.wall * scale, cpu(spent) * scale
+        return (
+            f"| {label} | {wall:.2f} | {spent.client_cpu * scale:.2f} + {spent.server_cpu * scale:.2f} | {rate(rows, wall)} "
+            f"| {ceiling.wall / wall:.0%} | {cpu(ceiling) / cpu_seconds:.0%} | {upstream.wall * upstream_scale / wall:.1f}x |"
+        )
+
     nproc = os.cpu_count()
     lines = [
         "### History backfill (issue 6): `benchmarks/bench_backfill.py`",
         "",
         f"Command: `.venv/bin/python benchmarks/bench_backfill.py --symbols {args.symbols} --blocks {args.blocks} "
         f"--m1-bars {args.m1_bars} --bookkeeping-partitions {args.bookkeeping_partitions}` "
-        f"(run {datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}, `date -u`).",
+        f"(run {datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}, `date -u`, 1-minute load average "
+        f"{timings['load_start']:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).",
         f"Machine: nproc {nproc}, Python {platform.python_version()}, PostgreSQL {server_version(dsn)} on 127.0.0.1, "
         f"Dagster {dg.__version__}. Input generation took {timings['generate_2h']:.1f} s (2H) and "
         f"{timings['generate_m1']:.1f} s (M1), not counted below.",
         "",
         f"**2H input: {args.symbols} symbols x {args.blocks:,} blocks = {rows:,} blocks**, one CSV per symbol, chunks of "
-        f"{args.chunk_blocks:,} blocks (each its own transaction and checkpoint).",
+        f"{args.chunk_blocks:,} blocks (each its own transaction and checkpoint). CPU: this process + its server backend.",
         "",
-        "| path | seconds | rate | vs COPY ceiling | vs upstream |",
-        "|---|---:|---:|---:|---:|",
-        f"| write path: upsert, first load | {writes['upsert']:.1f} | {rate(rows, writes['upsert'])} | {upsert / ceiling:.0%} | {upsert / upstream:.1f}x |",
-        f"| write path: upsert, rerun (all conflicts, all skipped) | {writes['upsert rerun']:.1f} | {rate(rows, writes['upsert rerun'])} | {upsert_rerun / ceiling:.0%} | {upsert_rerun / upstream:.1f}x |",
-        f"| (a) plain COPY of the same rows into an empty table (ceiling) | {writes[COPY_CEILING_TABLE]:.1f} | {rate(rows, writes[COPY_CEILING_TABLE])} | 100% | {ceiling / upstream:.1f}x |",
-        f"| plain COPY into an empty table with the spine's primary key and two indexes (bid, run_id) | {writes[COPY_KEYED_TABLE]:.1f} | {rate(rows, writes[COPY_KEYED_TABLE])} | {keyed / ceiling:.0%} | {keyed / upstream:.1f}x |",
-        f"| (b) upstream: psycopg2 executemany + ON CONFLICT, {writes['upstream rows']:,}-row sample, extrapolated | "
-        f"{writes['upstream sample'] * rows / writes['upstream rows']:.0f} | {rate(writes['upstream rows'], writes['upstream sample'])} | {upstream / ceiling:.0%} | 1x |",
-        f"| end to end via `ovc_blocks` (CSV read, resample, upsert), first load: data path | {first['data_path']:.1f} | {rate(first['blocks'], first['data_path'])} | | |",
-        f"| same, rerun (insert_skipped = {rerun['skipped']:,}): data path | {rerun['data_path']:.1f} | {rate(rerun['blocks'], rerun['data_path'])} | | |",
-        f"| same, whole Dagster runs incl. checks ({args.symbols} runs), first load / rerun | {first['wall']:.1f} / {rerun['wall']:.1f} | | | |",
+        "| write path | wall s | CPU s | rate (wall) | vs COPY ceiling, wall | same, CPU | vs upstream, wall |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        write_row("upsert, first load", writes["upsert"]),
+        write_row("upsert, rerun (all conflicts, all skipped)", writes["upsert rerun"]),
+        write_row("(a) plain COPY of the same rows into an empty table (ceiling; binary, as the upsert sends them)", ceiling),
+        write_row("plain COPY of the candle columns alone (18 of the 28; the ceiling before the rows carried their prices)", writes[COPY_CANDLE_TABLE]),
+        write_row("plain COPY of the same rows into an empty table with the spine's primary key and run_id index", writes[COPY_KEYED_TABLE]),
+        write_row(f"(b) upstream: psycopg2 executemany + ON CONFLICT, {writes['upstream rows']:,}-row sample, extrapolated", upstream, upstream_scale),
+        "",
+        "| end to end via `ovc_blocks` (CSV read, resample, upsert) | seconds | rate |",
+        "|---|---:|---:|",
+        f"| first load: data path | {first['data_path']:.1f} | {rate(first['blocks'], first['data_path'])} |",
+        f"| rerun (insert_skipped = {rerun['skipped']:,}): data path | {rerun['data_path']:.1f} | {rate(rerun['blocks'], rerun['data_path'])} |",
+        f"| whole Dagster runs incl. checks ({args.symbols} runs), first load / rerun: wall | {first['wall']:.1f} / {rerun['wall']:.1f} | |",
+        f"| same, CPU of this process (Dagster, read, resample, client side of the writes) | {first['cpu']:.1f} / {rerun['cpu']:.1f} | |",
         "",
         f"**M1 input: {m1['candles']:,} one-minute bars -> {m1['blocks']:,} 2H blocks** (one CSV, one run, in a child process): "
         f"data path {m1['data_path']:.1f} s ({m1['candles'] / m1['data_path']:,.0f} bars/s, {rate(m1['blocks'], m1['data_path'])}), "
@@ -337,7 +404,7 @@ def main() -> None:
     try:
         migrate(dsn)
         with tempfile.TemporaryDirectory(prefix="bench_backfill_") as folder:
-            timings = {}
+            timings = {"load_start": os.getloadavg()[0]}
             started = time.perf_counter()
             starts = open_block_starts(HISTORY_START, args.blocks)
             files = {}

@@ -5,7 +5,7 @@ For each symbol:
 1. stream the candles (OANDA pages, or CSV chunks) and resample them with the calendar's
    `BlockResampler` into New-York-anchored 2H blocks (partial blocks flagged);
 2. keep the blocks that start in the window and after the symbol's checkpoint;
-3. merge them with `upsert_provider_blocks` in chunks of `chunk_blocks` blocks, each chunk in
+3. merge them with `upsert_provider_columns` in chunks of `chunk_blocks` blocks, each chunk in
    one transaction together with its checkpoint, so the table never holds half a chunk.
 
 Checkpoints (`ovc.backfill_checkpoints`) are keyed by source, symbol, window and a hash of the
@@ -22,13 +22,11 @@ blocks and the block of the bad row count as `parse_fail` under the error's code
 it is written, and the error is raised (the counts are kept all the same).
 """
 
-import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import repeat
 
 import numpy as np
 import pandas as pd
@@ -48,18 +46,25 @@ from ovc_assets.providers.resample import PRICE_COLUMNS, resample_to_blocks
 from ovc_assets.runs.counts import RunCounts
 from ovc_assets.storage.blocks import (
     BLOCK_TYPE_2H,
-    PROVIDER_BLOCK_COLUMNS,
     SCHEMA_VER,
     UpsertCounts,
-    upsert_provider_blocks,
+    upsert_provider_columns,
+    with_block_prices,
 )
 
 DEFAULT_CHUNK_BLOCKS = 10_000
 
-# Block-frame columns written as they are: frame column -> PROVIDER_BLOCK_COLUMNS column.
+# A chunk's commit does not wait for its WAL to reach the disk. A server crash can then lose the
+# last chunks committed (at most ~3 x wal_writer_delay of them), but never a chunk without its
+# checkpoint or the reverse: both are in the one transaction, so the checkpoint left is that of
+# the last chunk kept and the resume writes the lost ones again. The symbol's completion commits
+# synchronously, which flushes every chunk before it (WAL is flushed in order), so a backfill
+# that has returned is durable. (kill -9 of the client loses nothing committed either way.)
+ASYNCHRONOUS_COMMIT_SQL = "SET LOCAL synchronous_commit = off"
+
+# Block-frame columns written as they are: frame column -> PROVIDER_ROW_COLUMNS column.
 COPIED_BLOCK_COLUMNS = {
     "symbol": "symbol", "bid": "bid", "block2h": "block2h", "block4h": "block4h", "source": "provider_source",
-    "bar_count": "provider_bar_count", "partial": "provider_partial",
 }  # fmt: skip
 
 Log = Callable[[str], None]
@@ -98,31 +103,22 @@ def reporting_progress_to(listener: ProgressListener) -> Iterator[None]:
         _progress_listener.reset(token)
 
 
-def provider_rows(blocks: pd.DataFrame, run_id: str) -> Iterator[tuple[object, ...]]:
-    """Block-frame rows as tuples in `PROVIDER_BLOCK_COLUMNS` order, for the staging COPY.
-
-    Times, dates and prices are given in PostgreSQL's text input form, formatted column-wise
-    (floats by `repr`, which round-trips exactly): psycopg's per-value dumpers for datetimes
-    and floats were most of the COPY's cost. A NaN volume (unknown) becomes NULL.
-    """
-    values: dict[str, Sequence[object] | repeat[object]] = {
-        column: blocks[name].tolist() for name, column in COPIED_BLOCK_COLUMNS.items()
-    }
-    values["block_start"] = _utc_texts(blocks["block_start"])
-    values["block_end"] = _utc_texts(blocks["block_end"])
-    values["date_ny"] = [day.isoformat() for day in blocks["date_ny"].tolist()]
-    for name in PRICE_COLUMNS:
-        values[f"provider_{name}"] = list(map(repr, blocks[name].tolist()))
-    values["provider_volume"] = [None if math.isnan(volume) else repr(volume) for volume in blocks["volume"].tolist()]
-    values["block_type"] = repeat(BLOCK_TYPE_2H)
-    values["schema_ver"] = repeat(SCHEMA_VER)
-    values["run_id"] = repeat(run_id)
-    return zip(*(values[column] for column in PROVIDER_BLOCK_COLUMNS))
-
-
-def _utc_texts(times: pd.Series) -> list[str]:
-    naive_utc = pd.DatetimeIndex(times).tz_convert(None).to_numpy().astype("datetime64[s]")
-    return [f"{text}Z" for text in np.datetime_as_string(naive_utc, unit="s").tolist()]
+def provider_columns(blocks: pd.DataFrame, run_id: str) -> dict[str, np.ndarray]:
+    """A block frame as the numpy columns of `upsert_provider_columns`: the candle, and the
+    spine's prices it fills where no live row owns them."""
+    count = len(blocks)
+    candles = {column: blocks[name].to_numpy() for name, column in COPIED_BLOCK_COLUMNS.items()}
+    for name in ("block_start", "block_end"):
+        candles[name] = pd.DatetimeIndex(blocks[name]).tz_convert(None).to_numpy()
+    candles["date_ny"] = np.array(blocks["date_ny"].tolist(), dtype="datetime64[D]")
+    for name in (*PRICE_COLUMNS, "volume"):
+        candles[f"provider_{name}"] = blocks[name].to_numpy(dtype=np.float64)
+    candles["provider_bar_count"] = blocks["bar_count"].to_numpy(dtype=np.int32)
+    candles["provider_partial"] = blocks["partial"].to_numpy(dtype=bool)
+    candles["block_type"] = np.full(count, BLOCK_TYPE_2H, dtype=object)
+    candles["schema_ver"] = np.full(count, SCHEMA_VER, dtype=object)
+    candles["run_id"] = np.full(count, run_id, dtype=object)
+    return with_block_prices(candles)
 
 
 class ChunkBuffer:
@@ -257,7 +253,8 @@ class _SymbolBackfill:
         committed_until = chunk["block_end"].iloc[-1].to_pydatetime()
         try:
             with conn.transaction():
-                merged = upsert_provider_blocks(conn, provider_rows(chunk, run_id))
+                conn.execute(ASYNCHRONOUS_COMMIT_SQL)
+                merged = upsert_provider_columns(conn, provider_columns(chunk, run_id))
                 advance_checkpoint(conn, self.key, committed_until, size, run_id)
         except psycopg.Error:
             counts.insert_failed += size

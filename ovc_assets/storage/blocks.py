@@ -6,22 +6,29 @@ candles (history backfill, into provider_* and, where no live row exists, OHLC).
 skips rows whose values would not change, so reruns are no-ops.
 
 A provider chunk whose symbols have no stored block in its time range (a first load) is
-inserted by the merge's own INSERT without its ON CONFLICT clause, which is what the merge
-would do to each row anyway; if a concurrent writer (the receiver) lands one of those keys in
-the meantime, the insert's unique violation is rolled back to a savepoint and the chunk goes
-through the merge.
+copied straight into the spine, which is what the merge would do to each row anyway, without
+a staging table and without the merge's row-at-a-time INSERT (COPY writes its rows in
+batches); if a concurrent writer (the receiver) lands one of those keys in the meantime, the
+COPY's unique violation is rolled back to a savepoint and the chunk goes through the merge.
+Provider rows travel column-wise (numpy arrays) and in PostgreSQL's binary COPY format
+(`binary_copy`). The prices a provider row fills where no live row owns them (o .. dir,
+source) are computed by `block_prices` before the write, so the COPY and the merge store the
+same values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
+import pandas as pd
 import psycopg
 from psycopg import sql
 
 from ovc_assets.project_files import project_dir
+from ovc_assets.storage.binary_copy import binary_copy
 
 BLOCK_TYPE_2H = "2H"
 SCHEMA_VER = "v01"
@@ -40,6 +47,21 @@ PROVIDER_BLOCK_COLUMNS = (
     "provider_source", "provider_o", "provider_h", "provider_l", "provider_c", "provider_volume",
     "provider_bar_count", "provider_partial", "run_id",
 )  # fmt: skip
+
+# The spine's own prices, filled from the candle where no live row owns them.
+PROVIDER_PRICE_COLUMNS = ("o", "h", "l", "c", "volume", "rng", "body", "ret", "dir", "source")
+# What a provider row writes: the candle, then its prices (`block_prices`), with their types.
+PROVIDER_ROW_COLUMNS = PROVIDER_BLOCK_COLUMNS + PROVIDER_PRICE_COLUMNS
+PROVIDER_ROW_TYPES = {
+    **dict.fromkeys(("symbol", "block_type", "schema_ver", "bid", "block2h", "block4h", "provider_source", "run_id", "source"), "text"),
+    **dict.fromkeys(("block_start", "block_end"), "timestamptz"),
+    "date_ny": "date",
+    **dict.fromkeys(("provider_o", "provider_h", "provider_l", "provider_c", "provider_volume"), "float8"),
+    **dict.fromkeys(("o", "h", "l", "c", "volume", "rng", "body", "ret"), "float8"),
+    "provider_bar_count": "int4",
+    "provider_partial": "bool",
+    "dir": "int2",
+}
 
 BLOCKS_CHECKSUM_SQL = """
 SELECT md5(coalesce(string_agg(b::text, E'\\n' ORDER BY symbol, block_start, block_type, schema_ver), ''))
@@ -70,74 +92,134 @@ def load_query(name: str) -> str:
     return (project_dir("sql") / "queries" / f"{name}.sql").read_text(encoding="utf-8")
 
 
-def _stage(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
-    # Built from the target's columns without its constraints: the merge, not the stage, enforces them.
-    conn.execute(
-        sql.SQL("CREATE TEMP TABLE staging_blocks ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier("ovc", table)
-        )
-    )
-    staged = 0
-    copy_statement = sql.SQL("COPY staging_blocks ({}) FROM STDIN").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
-    with conn.cursor() as cursor, cursor.copy(copy_statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-            staged += 1
-    return staged
+def block_prices(o, h, low, c):
+    """(rng, body, ret, dir) of candles, on numbers or numpy arrays alike (IEEE doubles, as
+    PostgreSQL would compute them); dir is -1.0, 0.0 or 1.0."""
+    return h - low, np.abs(c - o), (c - o) / o, np.sign(c - o)
 
 
-@cache
-def _insert_only(merge_query: str) -> str:
-    """The merge's INSERT .. SELECT without its ON CONFLICT clause, one `inserted` row per row."""
-    merge = load_query(merge_query)
-    return merge[: merge.index("ON CONFLICT")] + "RETURNING true AS inserted"
+def with_block_prices(candles: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Candle columns (`PROVIDER_BLOCK_COLUMNS`) completed with the spine's prices."""
+    o, h, low, c = (candles[f"provider_{name}"] for name in ("o", "h", "l", "c"))
+    rng, body, ret, direction = block_prices(o, h, low, c)
+    return {
+        **candles, "o": o, "h": h, "l": low, "c": c, "volume": candles["provider_volume"],
+        "rng": rng, "body": body, "ret": ret, "dir": direction.astype(np.int16), "source": candles["provider_source"],
+    }  # fmt: skip
 
 
-def _insert_if_range_is_empty(conn: psycopg.Connection, merge_query: str) -> list[tuple[bool]] | None:
-    """Insert the staged rows if the spine holds nothing in their range; None when the merge is needed."""
-    if conn.execute(load_query("blocks_staged_range_stored")).fetchone()[0]:
-        return None
-    try:
-        with conn.transaction():
-            return conn.execute(_insert_only(merge_query)).fetchall()
-    except psycopg.errors.UniqueViolation:
-        return None
+def _candle_columns(rows: Sequence[Sequence[object]]) -> dict[str, np.ndarray]:
+    by_column = dict(zip(PROVIDER_BLOCK_COLUMNS, zip(*rows, strict=True), strict=True)) if rows else {}
+    columns = {}
+    for column in PROVIDER_BLOCK_COLUMNS:
+        values = by_column.get(column, ())
+        pg_type = PROVIDER_ROW_TYPES[column]
+        if pg_type == "timestamptz":
+            columns[column] = pd.to_datetime(list(values), utc=True).tz_convert(None).to_numpy()
+        elif pg_type == "date":
+            columns[column] = np.array(values, dtype="datetime64[D]")
+        elif pg_type == "float8":
+            columns[column] = np.array([np.nan if value is None else value for value in values], dtype=np.float64)
+        else:
+            columns[column] = np.array(values, dtype={"text": object, "int4": np.int32, "bool": bool}[pg_type])
+    return columns
+
+
+def _copy(conn: psycopg.Connection, table: sql.Composable, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
+    copy_statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+    with conn.cursor() as cursor:
+        with cursor.copy(copy_statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return cursor.rowcount
+
+
+# Built from the target's columns without its constraints: the merge, not the stage, enforces them.
+STAGING_TABLE_SQL = sql.SQL("CREATE TEMP TABLE staging_blocks ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA")
+STAGING_TABLE = sql.Identifier("staging_blocks")
 
 
 def _merge(
-    conn: psycopg.Connection,
-    table: str,
-    columns: Sequence[str],
-    rows: Iterable[Sequence[object]],
-    query: str,
-    *,
-    insert_when_range_is_empty: bool = False,
+    conn: psycopg.Connection, table: str, columns: Sequence[str], query: str, fill_stage: Callable[[sql.Composable], int]
 ) -> UpsertCounts:
+    """Stage the rows (`fill_stage` copies them into the staging table it is given) and merge them by `query`."""
     with conn.transaction():
-        attempted = _stage(conn, table, columns, rows)
-        results = _insert_if_range_is_empty(conn, query) if insert_when_range_is_empty else None
-        if results is None:
-            results = conn.execute(load_query(query)).fetchall()
-        conn.execute("DROP TABLE staging_blocks")
+        conn.execute(STAGING_TABLE_SQL.format(sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier("ovc", table)))
+        attempted = fill_stage(STAGING_TABLE)
+        results = conn.execute(load_query(query)).fetchall()
+        conn.execute(sql.SQL("DROP TABLE {}").format(STAGING_TABLE))
     inserted = sum(1 for (was_inserted,) in results if was_inserted)
     return UpsertCounts(attempted=attempted, inserted=inserted, updated=len(results) - inserted)
 
 
+def _ranges(columns: Mapping[str, np.ndarray]) -> dict[str, list[object]]:
+    """Per symbol, the first and last block_start of the rows."""
+    starts = pd.Series(columns["block_start"]).groupby(np.asarray(columns["symbol"])).agg(["min", "max"])
+    return {"symbols": starts.index.tolist(), "firsts": _utc(starts["min"]), "lasts": _utc(starts["max"])}
+
+
+def _utc(times: pd.Series) -> list[object]:
+    return [time.tz_localize("UTC").to_pydatetime() for time in times]
+
+
+def _copy_binary(conn: psycopg.Connection, table: sql.Composable, columns: Sequence[str], payload: bytes) -> int:
+    copy_statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with conn.cursor() as cursor:
+        with cursor.copy(copy_statement) as copy:
+            copy.write(payload)
+        return cursor.rowcount
+
+
+def _copy_if_range_is_empty(conn: psycopg.Connection, columns: Mapping[str, np.ndarray], payload: bytes) -> int | None:
+    """Copy the rows into the spine if it holds nothing in their range; None when the merge is needed."""
+    if conn.execute(load_query("blocks_provider_range_stored"), _ranges(columns)).fetchone()[0]:
+        return None
+    try:
+        with conn.transaction():
+            return _copy_binary(conn, sql.Identifier("ovc", "ovc_blocks_v01"), PROVIDER_ROW_COLUMNS, payload)
+    except psycopg.errors.UniqueViolation:
+        return None
+
+
 def upsert_live_blocks(conn: psycopg.Connection, rows: Iterable[Sequence[object]]) -> UpsertCounts:
     """Merge live blocks, one tuple per row in `LIVE_BLOCK_COLUMNS` order, unique by primary key."""
-    return _merge(conn, "ovc_blocks_v01", LIVE_BLOCK_COLUMNS, rows, "blocks_upsert_live")
+    return _merge(
+        conn, "ovc_blocks_v01", LIVE_BLOCK_COLUMNS, "blocks_upsert_live", lambda stage: _copy(conn, stage, LIVE_BLOCK_COLUMNS, rows)
+    )
+
+
+def upsert_provider_columns(conn: psycopg.Connection, columns: Mapping[str, np.ndarray]) -> UpsertCounts:
+    """Merge provider rows given column-wise: a numpy array per `PROVIDER_ROW_COLUMNS` column, of
+    its `PROVIDER_ROW_TYPES` type (timestamps as UTC datetime64, NaN volumes unknown), unique by
+    primary key."""
+    payload = binary_copy(
+        [PROVIDER_ROW_TYPES[column] for column in PROVIDER_ROW_COLUMNS],
+        [columns[column] for column in PROVIDER_ROW_COLUMNS],
+        [np.isnan(columns[column]) if PROVIDER_ROW_TYPES[column] == "float8" else None for column in PROVIDER_ROW_COLUMNS],
+    )
+    with conn.transaction():
+        copied = _copy_if_range_is_empty(conn, columns, payload) if len(columns["symbol"]) else None
+        if copied is not None:
+            return UpsertCounts(attempted=copied, inserted=copied, updated=0)
+        return _merge(
+            conn, "ovc_blocks_v01", PROVIDER_ROW_COLUMNS, "blocks_upsert_provider",
+            lambda stage: _copy_binary(conn, stage, PROVIDER_ROW_COLUMNS, payload),
+        )  # fmt: skip
 
 
 def upsert_provider_blocks(conn: psycopg.Connection, rows: Iterable[Sequence[object]]) -> UpsertCounts:
-    """Merge provider candles, one tuple per row in `PROVIDER_BLOCK_COLUMNS` order, unique by primary key."""
-    return _merge(
-        conn, "ovc_blocks_v01", PROVIDER_BLOCK_COLUMNS, rows, "blocks_upsert_provider", insert_when_range_is_empty=True
-    )
+    """Merge provider candles, one tuple per row in `PROVIDER_BLOCK_COLUMNS` order, unique by
+    primary key. A backfill builds its columns directly and calls `upsert_provider_columns`."""
+    return upsert_provider_columns(conn, with_block_prices(_candle_columns(list(rows))))
 
 
 def upsert_block_details(conn: psycopg.Connection, rows: Iterable[Sequence[object]]) -> UpsertCounts:
     """Merge FULL exports, one tuple per row in `DETAIL_COLUMNS` order, unique by primary key."""
-    return _merge(conn, "ovc_blocks_detail_v01", DETAIL_COLUMNS, rows, "block_details_upsert")
+    return _merge(
+        conn, "ovc_blocks_detail_v01", DETAIL_COLUMNS, "block_details_upsert", lambda stage: _copy(conn, stage, DETAIL_COLUMNS, rows)
+    )
 
 
 def blocks_table_checksum(conn: psycopg.Connection) -> str:

@@ -1,4 +1,4 @@
-"""The provider merge's fast path for chunks of new keys, and its fallback to the merge."""
+"""The provider merge's fast path for chunks of new keys (a COPY into the spine), and its fallback to the merge."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def staged_keys_never_exist(monkeypatch: pytest.MonkeyPatch) -> None:
     """As if another writer landed a staged key between the existence check and the insert."""
     real_load_query = blocks.load_query
     monkeypatch.setattr(
-        blocks, "load_query", lambda name: "SELECT false" if name == "blocks_staged_range_stored" else real_load_query(name)
+        blocks, "load_query", lambda name: "SELECT false" if name == "blocks_provider_range_stored" else real_load_query(name)
     )
 
 
@@ -50,7 +50,7 @@ def test_a_first_load_of_new_keys_stores_what_the_merge_stores(create_test_datab
     rows = provider_rows(FIRST, 30, 1.25, "run-1")
     with connect(fast) as conn, conn.transaction():
         fast_counts = upsert_provider_blocks(conn, rows)
-    monkeypatch.setattr(blocks, "_insert_if_range_is_empty", lambda conn, query: None)
+    monkeypatch.setattr(blocks, "_copy_if_range_is_empty", lambda conn, columns, payload: None)
     with connect(merged) as conn, conn.transaction():
         merged_counts = upsert_provider_blocks(conn, rows)
 
@@ -80,3 +80,17 @@ def test_a_chunk_repeating_a_key_is_refused_as_the_merge_refuses_it(database_url
         with conn.transaction():
             upsert_provider_blocks(conn, rows + rows[:1])
     assert table_rows(database_url) == []
+
+
+def test_a_rerun_of_unchanged_candles_writes_nothing_not_even_row_locks(database_url) -> None:
+    rows = provider_rows(FIRST, 20, 1.25, "run-1")
+    with connect(database_url) as conn, conn.transaction():
+        upsert_provider_blocks(conn, rows)
+    with connect(database_url) as conn, conn.transaction():
+        counts = upsert_provider_blocks(conn, rows[:10] + provider_rows(FIRST.next(), 1, 1.30, "run-2"))
+    with connect(database_url) as conn:
+        # ON CONFLICT .. DO UPDATE locks a stored row before its WHERE skips it: the lock is a write (xmax).
+        touched = conn.execute("SELECT count(*) FROM ovc.ovc_blocks_v01 WHERE xmax <> 0").fetchone()[0]
+
+    assert counts == blocks.UpsertCounts(attempted=11, inserted=0, updated=1)
+    assert touched == 1, "only the changed candle's row is written"

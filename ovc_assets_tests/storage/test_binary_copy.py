@@ -1,0 +1,39 @@
+"""`binary_copy` against the server: every value comes back as written, NULLs included, whatever
+the mix of text widths (one record group per width pattern)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import numpy as np
+
+from ovc_assets.storage.binary_copy import binary_copy
+from ovc_assets.storage.postgres import connect
+
+TYPES = ["text", "timestamptz", "date", "float8", "int2", "int4", "bool"]
+TABLE_SQL = "CREATE TEMP TABLE copied (n int4, t text, ts timestamptz, d date, x float8, s int2, i int4, b bool)"
+
+
+def test_values_of_every_type_come_back_as_written(database_url) -> None:
+    texts = np.array(["GBPUSD", "é", "", "20050102-A-EURUSD"], dtype=object)
+    times = np.array(["2026-01-01T10:00:00", "1999-12-31T23:00:00", "2005-01-02T22:00:00", "2000-01-01T00:00:00.000001"], dtype="datetime64[us]")
+    days = np.array(["2026-01-01", "1999-12-31", "2005-01-02", "2000-01-01"], dtype="datetime64[D]")
+    doubles = np.array([1.25, np.nan, 0.1 + 0.2, -0.0])
+    payload = binary_copy(
+        ["int4", *TYPES],
+        [np.arange(4, dtype=np.int32), texts, times, days, doubles, np.array([-1, 0, 1, 0], dtype=np.int16),
+         np.array([7, -8, 2**31 - 1, 0], dtype=np.int32), np.array([True, False, True, False])],
+        [None, None, None, None, np.isnan(doubles), None, None, None],
+    )  # fmt: skip
+    with connect(database_url) as conn:
+        conn.execute(TABLE_SQL)
+        with conn.cursor().copy("COPY copied FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(payload)
+        rows = conn.execute("SELECT t, ts, d, x, s, i, b FROM copied ORDER BY n").fetchall()
+
+    assert rows == [
+        ("GBPUSD", datetime(2026, 1, 1, 10, tzinfo=UTC), date(2026, 1, 1), 1.25, -1, 7, True),
+        ("é", datetime(1999, 12, 31, 23, tzinfo=UTC), date(1999, 12, 31), None, 0, -8, False),
+        ("", datetime(2005, 1, 2, 22, tzinfo=UTC), date(2005, 1, 2), 0.1 + 0.2, 1, 2**31 - 1, True),
+        ("20050102-A-EURUSD", datetime(2000, 1, 1, 0, 0, 0, 1, tzinfo=UTC), date(2000, 1, 1), -0.0, 0, 0, False),
+    ]
