@@ -38,7 +38,7 @@ validate: $(VENV)/.installed
 mutants: $(VENV)/.installed-dev
 	$(BIN)/mutmut run --max-children 2; $(BIN)/mutmut results
 
-# The UI lists 13 weeks of 2H partitions by default; start them at the demo week to see it.
+# The UI lists 4 weeks of 2H partitions by default; start them at the demo week to see it.
 dev: $(VENV)/.installed
 	OVC_PARTITIONS_START="$${OVC_PARTITIONS_START:-2026-01-11 17:00}" $(BIN)/ovc dev
 

@@ -19,7 +19,7 @@ BLOCK_KEY_FORMAT = "%Y-%m-%d-%H:%M"
 
 # Friday 17:00 to Sunday 15:00 New York: the ticks of the weekend closure.
 WEEKEND_EXCLUSIONS = ("0 17-23/2 * * 5", "0 1-23/2 * * 6", "0 1-15/2 * * 0")
-DEFAULT_PARTITION_WEEKS = 13
+DEFAULT_PARTITION_WEEKS = 4
 
 
 def _holiday_exclusions() -> list[str]:
@@ -34,7 +34,7 @@ def _holiday_exclusions() -> list[str]:
 
 def default_partitions_start(today: date) -> datetime:
     """Sunday 17:00 New York, the open of the week `DEFAULT_PARTITION_WEEKS` weeks before
-    `today`'s: at most 14 weeks of 2H partitions (840). Each page of a 2H asset in the UI lists
+    `today`'s: at most 5 weeks of 2H partitions (300). Each page of a 2H asset in the UI lists
     every partition key, which Dagster computes per request at ~0.1-0.2 ms a key (benchmarks/
     RESULTS.md, UI), so the count must stay small for pages under 2 s. Older history is imported
     with `ovc backfill`, which is not bound by the partitions; `OVC_PARTITIONS_START` lists more."""

@@ -1,7 +1,7 @@
 """The browser suite's stack: `ovc demo` on a fresh test database, then `ovc dev` on loopback
 ports, driven by Debian's Chromium through Playwright (never a browser download).
 
-The demo week (January 2026) is older than the default partitions (the last 13 weeks), so the
+The demo week (January 2026) is older than the default partitions (the last 4 weeks), so the
 stack lists 2H partitions from the demo week on, as the README tells demo users to. A second
 webserver on the same instance runs the default configuration, for the page-time goal.
 

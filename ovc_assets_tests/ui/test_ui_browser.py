@@ -155,7 +155,7 @@ def test_the_documented_hist_backfill_job_route_with_csv_config_runs(graphql, ui
 
 
 def test_every_page_shows_its_content_within_2_s_at_the_default_configuration(default_page, page_timings) -> None:
-    """The pages above, on a webserver without `OVC_PARTITIONS_START` (the last 13 weeks of 2H
+    """The pages above, on a webserver without `OVC_PARTITIONS_START` (the last 4 weeks of 2H
     partitions). The first navigation loads the UI's scripts, which a browser then holds, and is
     not timed."""
     default_page.goto("/locations")
