@@ -33,11 +33,8 @@ DAGSTER_ENV_DEFAULTS = {
 # Production shape, also what `ovc dev` runs:
 # - run, event-log and schedule storage in PostgreSQL;
 # - runs launched by the UI, schedules and sensors wait in a queue; at most one run tagged
-#   `ovc/run_type` (every OVC job's runs) is in progress at a time;
-# - every concurrency pool holds one step at a time across all runs: `ovc_blocks` is in the
-#   pool `ovc_blocks`, so two runs never write the blocks at once (a run covers all configured
-#   symbols), however launched: a run from the asset page has no tag while queued, and the
-#   `ovc` commands execute in process, past the queue;
+#   `ovc/run_type` (every OVC job's runs) is in progress at a time, so two runs never write
+#   the same symbol's blocks at once (a run covers all configured symbols);
 # - run monitoring fails a run stuck in STARTING or CANCELING, and the run-report sweep
 #   fails and reports a STARTED run whose process is gone (the default run launcher has no
 #   health check of its own);
@@ -59,14 +56,11 @@ storage:
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
-concurrency:
-  runs:
+  config:
     max_concurrent_runs: 4
     tag_concurrency_limits:
       - key: ovc/run_type
         limit: 1
-  pools:
-    default_limit: 1
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180

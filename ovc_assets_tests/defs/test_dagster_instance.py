@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import dagster as dg
@@ -10,9 +9,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from ovc_assets.dagster_instance import open_dagster_instance, sqlalchemy_psycopg2_url
-from ovc_assets.defs.blocks.assets import OVC_BLOCKS, OVC_BLOCKS_POOL
 from ovc_assets.storage.postgres import connect
-from ovc_assets_tests.ui.conftest import wait_for
 
 
 @pytest.mark.parametrize(
@@ -66,47 +63,5 @@ def test_the_instance_queues_runs_limits_ovc_runs_monitors_them_and_purges_ticks
         assert instance.run_monitoring_enabled and instance.run_monitoring_start_timeout_seconds == 180
         retention = instance.get_settings("retention")
         assert retention["sensor"]["purge_after_days"]["skipped"] == 1 and retention["schedule"]["purge_after_days"] == 90
-    finally:
-        instance.dispose()
-
-
-def test_two_runs_never_write_the_blocks_at_once_however_launched(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`ovc_blocks` is in a pool the instance limits to one step across all runs: a run that
-    needs it (from the asset page, untagged, or `ovc` in process, past the queue) waits for the
-    run holding it."""
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
-    monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")
-    from ovc_assets.definitions import defs
-
-    assert defs.get_assets_def(OVC_BLOCKS).op.pool == OVC_BLOCKS_POOL
-
-    @dg.asset(pool=OVC_BLOCKS_POOL)
-    def second_blocks_writer() -> int:
-        return 1
-
-    instance = open_dagster_instance(database_url)
-    try:
-        holder = "a-run-writing-the-blocks"
-        # What a run's executor does first: the pool gets the instance's default limit.
-        instance.event_log_storage.initialize_concurrency_limit_to_default(OVC_BLOCKS_POOL)
-        assert instance.event_log_storage.claim_concurrency_slot(OVC_BLOCKS_POOL, holder, "ovc_blocks").is_claimed
-        results: list[dg.ExecuteInProcessResult] = []
-        writer = threading.Thread(target=lambda: results.append(dg.materialize([second_blocks_writer], instance=instance)))
-        writer.start()
-
-        def blocked_run_id() -> str | None:
-            for run in instance.get_runs(limit=1):
-                messages = [entry.message for entry in instance.all_logs(run.run_id)]
-                if f"Step blocked by limit for pool {OVC_BLOCKS_POOL}" in messages:
-                    return run.run_id
-            return None
-
-        run_id = wait_for(blocked_run_id, 60, "the second writer to wait for the pool", interval=0.5)
-        assert not instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
-        instance.event_log_storage.free_concurrency_slots_for_run(holder)
-        writer.join(timeout=120)
-        assert results and results[0].success
     finally:
         instance.dispose()

@@ -32,9 +32,6 @@ from ovc_assets.storage.raw_events import count_quarantined, select_events_for_w
 
 OVC_BLOCKS = dg.AssetKey("ovc_blocks")
 OVC_BLOCK_DETAILS = dg.AssetKey("ovc_block_details")
-# The instance limits this pool to one step at a time across all runs (dagster.yaml), so two
-# runs never write the blocks at once however they were launched.
-OVC_BLOCKS_POOL = "ovc_blocks"
 
 
 def ingest_window(
@@ -88,7 +85,6 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
         key=OVC_BLOCKS,
         partitions_def=blocks_2h,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=OVC_BLOCKS_POOL,
         deps=[ovc_database_schema],
         group_name="blocks",
         kinds={"postgres", "pandas"},
