@@ -38,8 +38,9 @@ validate: $(VENV)/.installed
 mutants: $(VENV)/.installed-dev
 	$(BIN)/mutmut run --max-children 2; $(BIN)/mutmut results
 
+# The UI lists 4 weeks of 2H partitions by default; start them at the demo week to see it.
 dev: $(VENV)/.installed
-	$(BIN)/ovc dev
+	OVC_PARTITIONS_START="$${OVC_PARTITIONS_START:-2026-01-11 17:00}" $(BIN)/ovc dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis mutants

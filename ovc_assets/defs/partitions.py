@@ -19,6 +19,7 @@ BLOCK_KEY_FORMAT = "%Y-%m-%d-%H:%M"
 
 # Friday 17:00 to Sunday 15:00 New York: the ticks of the weekend closure.
 WEEKEND_EXCLUSIONS = ("0 17-23/2 * * 5", "0 1-23/2 * * 6", "0 1-15/2 * * 0")
+DEFAULT_PARTITION_WEEKS = 4
 
 
 def _holiday_exclusions() -> list[str]:
@@ -32,10 +33,14 @@ def _holiday_exclusions() -> list[str]:
 
 
 def default_partitions_start(today: date) -> datetime:
-    """January 1 of the year before `today`, 17:00 New York: at most two years of 2H partitions
-    (about 6,300), few enough for every UI page to answer in under 2 s on a 2-core machine.
-    Older history is imported with `ovc backfill`, which is not bound by the partitions."""
-    return datetime(today.year - 1, 1, 1, 17, 0, tzinfo=NEW_YORK)
+    """Sunday 17:00 New York, the open of the week `DEFAULT_PARTITION_WEEKS` weeks before
+    `today`'s: at most 5 weeks of 2H partitions (300). Each page of a 2H asset in the UI lists
+    every partition key, which Dagster computes per request at ~0.1-0.2 ms a key (benchmarks/
+    RESULTS.md, UI), so the count must stay small for pages under 2 s. Older history is imported
+    with `ovc backfill`, which is not bound by the partitions; `OVC_PARTITIONS_START` lists more."""
+    days_since_sunday = (today.weekday() + 1) % 7
+    sunday = today - timedelta(days=days_since_sunday, weeks=DEFAULT_PARTITION_WEEKS)
+    return datetime(sunday.year, sunday.month, sunday.day, 17, 0, tzinfo=NEW_YORK)
 
 
 def partitions_start(today: date | None = None) -> datetime:

@@ -74,7 +74,7 @@ def test_daily_partitions_are_ovc_days() -> None:
 
 def test_partitions_start_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OVC_PARTITIONS_START", raising=False)
-    assert partitions_start(date(2026, 12, 1)) == datetime(2025, 1, 1, 17, tzinfo=NEW_YORK)
+    assert partitions_start(date(2026, 12, 1)) == datetime(2026, 11, 1, 17, tzinfo=NEW_YORK)
     monkeypatch.setenv("OVC_PARTITIONS_START", "2024-06-02 17:00")
     assert partitions_start() == datetime(2024, 6, 2, 17, tzinfo=NEW_YORK)
 
@@ -84,8 +84,13 @@ def test_a_utc_start_means_the_same_instant() -> None:
     assert from_utc.get_first_partition_key() == blocks_2h_partitions(START).get_first_partition_key() == "2025-12-28-17:00"
 
 
-def test_the_default_start_keeps_at_most_two_years_of_partitions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The UI lists every partition on several pages: the default bounds their number."""
+@pytest.mark.parametrize("today", [date(2026, 12, 1), date(2026, 11, 29), date(2026, 12, 5), date(2027, 3, 20)])
+def test_the_default_start_opens_the_week_4_weeks_back_and_bounds_the_partitions(
+    today: date, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each UI page of a 2H asset lists every partition: the default bounds their number."""
     monkeypatch.delenv("OVC_PARTITIONS_START", raising=False)
-    assert blocks_2h_partitions(partitions_start(date(2026, 12, 31))).get_first_partition_key() == "2025-01-01-17:00"
-    assert blocks_2h_partitions(partitions_start()).get_num_partitions() <= 2 * 53 * 60
+    now = datetime(today.year, today.month, today.day, 16, tzinfo=NEW_YORK)
+    keys = blocks_2h_partitions(partitions_start(today)).get_partition_keys(current_time=now)
+    assert datetime.strptime(keys[0], "%Y-%m-%d-%H:%M").strftime("%a %H:%M") == "Sun 17:00", keys[0]
+    assert 4 * 60 <= len(keys) <= 5 * 60, len(keys)  # 60 blocks a week; no holiday in these windows

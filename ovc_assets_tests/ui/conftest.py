@@ -1,6 +1,10 @@
 """The browser suite's stack: `ovc demo` on a fresh test database, then `ovc dev` on loopback
 ports, driven by Debian's Chromium through Playwright (never a browser download).
 
+The demo week (January 2026) is older than the default partitions (the last 4 weeks), so the
+stack lists 2H partitions from the demo week on, as the README tells demo users to. A second
+webserver on the same instance runs the default configuration, for the page-time goal.
+
 Screenshots and page timings go to `$OVC_UI_ARTIFACTS` (CI: `.ci/artifacts/ui`), else to
 `ui-artifacts/` under pytest's temporary folder. Without Chromium or Playwright the suite is
 skipped, saying which is missing.
@@ -20,8 +24,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ovc_assets.cli.dev import CODE_LOCATION_MODULE
+from ovc_assets.dagster_instance import DAGSTER_ENV_DEFAULTS
+from ovc_assets.demo.sample_week import DEMO_WEEK_SUNDAY
 from ovc_assets_tests.backfill.conftest import cli_environment
-from ovc_assets_tests.cli.dev_stack import DevStack, group_alive
+from ovc_assets_tests.cli.dev_stack import DevStack, free_port, group_alive
 from ovc_assets_tests.conftest import REPO_ROOT
 
 CHROMIUM = os.environ.get("OVC_CHROMIUM") or "/usr/bin/chromium"
@@ -30,6 +37,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 DEMO_SYMBOLS = "GBPUSD,EURUSD"
+DEMO_PARTITIONS_START = f"{DEMO_WEEK_SUNDAY.isoformat()} 17:00"
 READY_TIMEOUT = 300
 PAGE_TIMEOUT_MS = 120_000
 
@@ -58,7 +66,11 @@ def ui_stack(create_session_database, tmp_path_factory, ui_artifacts) -> Iterato
     if missing:
         pytest.skip(missing)
     home = tmp_path_factory.mktemp("ui") / "ovc_home"
-    env = {**cli_environment(create_session_database(False), home), "OVC_SYMBOLS": DEMO_SYMBOLS}
+    env = {
+        **cli_environment(create_session_database(False), home),
+        "OVC_SYMBOLS": DEMO_SYMBOLS,
+        "OVC_PARTITIONS_START": DEMO_PARTITIONS_START,
+    }
     demo = subprocess.run(
         [sys.executable, "-m", "ovc_assets.cli", "demo"], cwd=REPO_ROOT, env={**os.environ, **env},
         capture_output=True, text=True, timeout=900,
@@ -80,18 +92,59 @@ def ui_url(ui_stack) -> str:
     return ui_stack[0].urls["Dagster UI"]
 
 
-@pytest.fixture(scope="session")
-def graphql(ui_url) -> Callable[[str, dict | None], dict]:
-    """The UI's own GraphQL endpoint (what the pages query)."""
+def graphql_client(url: str) -> Callable[[str, dict | None], dict]:
+    """The GraphQL endpoint of the webserver at `url` (what its pages query)."""
 
     def query(text: str, variables: dict | None = None) -> dict:
-        response = httpx.post(f"{ui_url}/graphql", json={"query": text, "variables": variables or {}}, timeout=60)
+        response = httpx.post(f"{url}/graphql", json={"query": text, "variables": variables or {}}, timeout=60)
         response.raise_for_status()
         body = response.json()
         assert "errors" not in body, body
         return body["data"]
 
     return query
+
+
+@pytest.fixture(scope="session")
+def graphql(ui_url) -> Callable[[str, dict | None], dict]:
+    return graphql_client(ui_url)
+
+
+LOCATION_STATUS = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
+
+
+@pytest.fixture(scope="session")
+def default_ui_url(ui_stack, ui_artifacts) -> Iterator[str]:
+    """A Dagster webserver on the stack's instance and code at the default configuration (no
+    `OVC_PARTITIONS_START`); no daemon, so it launches nothing. Yields once the code is loaded."""
+    env = {name: value for name, value in {**os.environ, **ui_stack[1]}.items() if name != "OVC_PARTITIONS_START"}
+    env = {**DAGSTER_ENV_DEFAULTS, **env}
+    url = f"http://127.0.0.1:{free_port()}"
+    command = [str(Path(sys.executable).parent / "dagster-webserver"), "-m", CODE_LOCATION_MODULE,
+               "-h", "127.0.0.1", "-p", url.rsplit(":", 1)[1], "--log-level", "warning"]  # fmt: skip
+    with (ui_artifacts / "default_webserver.log").open("w") as log:
+        server = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)  # fmt: skip
+    try:
+        query = graphql_client(url)
+
+        def code_loaded() -> bool:
+            assert server.poll() is None, f"the default webserver exited: see {ui_artifacts / 'default_webserver.log'}"
+            try:
+                entries = query(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+            except httpx.HTTPError:
+                return False
+            return bool(entries) and all(entry["loadStatus"] == "LOADED" for entry in entries)
+
+        wait_for(code_loaded, READY_TIMEOUT, "the default webserver", interval=1.0)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 @pytest.fixture(scope="session")
@@ -112,14 +165,25 @@ def page_timings(ui_artifacts) -> Iterator[dict[str, float]]:
     (ui_artifacts / "timings.json").write_text(json.dumps(timings, indent=2, sort_keys=True))
 
 
-@pytest.fixture
-def page(browser, ui_url, ui_artifacts, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=ui_url)
+def _page_on(browser, url: str, screenshot: Path):
+    """A page in a fresh browser context on `url`; its screenshot is saved at the end."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=url)
     page = context.new_page()
     page.set_default_timeout(PAGE_TIMEOUT_MS)
     yield page
-    page.screenshot(path=str(ui_artifacts / f"{request.node.name}.png"), full_page=True)
+    page.screenshot(path=str(screenshot), full_page=True)
     context.close()
+
+
+@pytest.fixture
+def page(browser, ui_url, ui_artifacts, request):
+    yield from _page_on(browser, ui_url, ui_artifacts / f"{request.node.name}.png")
+
+
+@pytest.fixture
+def default_page(browser, default_ui_url, ui_artifacts, request):
+    """A page on the webserver at the default configuration."""
+    yield from _page_on(browser, default_ui_url, ui_artifacts / f"{request.node.name}.png")
 
 
 def open_page(page, timings: dict[str, float], name: str, path: str, ready) -> float:
