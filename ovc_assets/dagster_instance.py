@@ -30,6 +30,9 @@ DAGSTER_ENV_DEFAULTS = {
     # Store a range run's per-partition materialisations in batches of up to 1,000 events.
     "DAGSTER_EVENT_BATCH_SIZE": "1000",
 }
+# The pool of each storage of the instance `ovc` commands open: one connection kept, a few more
+# while threads overlap, recycled hourly, no statement timeout (a long backfill's batch may take long).
+STORAGE_POOL = {"statement_timeout": 0, "pool_recycle": 3600, "max_overflow": 4}
 # Production shape, also what `ovc dev` runs:
 # - run, event-log and schedule storage in PostgreSQL;
 # - runs launched by the UI, schedules and sensors wait in a queue; at most one run tagged
@@ -141,6 +144,14 @@ def prepare_dagster_home(dsn: str, settings: Settings | None = None) -> Path:
 
 
 def open_dagster_instance(dsn: str, settings: Settings | None = None) -> dg.DagsterInstance:
-    """The persistent OVC Dagster instance (see `prepare_dagster_home`)."""
+    """The persistent OVC Dagster instance (see `prepare_dagster_home`), keeping one open
+    connection per storage for its lifetime.
+
+    dagster-postgres otherwise opens a connection per statement, i.e. per event a run writes
+    outside batches (run and step events, logs, check evaluations). The pooled connections
+    close when the instance is garbage-collected (`dispose` leaves them), at the latest when
+    the `ovc` process exits."""
     prepare_dagster_home(dsn, settings)
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    instance.optimize_for_webserver(**STORAGE_POOL)
+    return instance

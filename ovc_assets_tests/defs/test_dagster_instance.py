@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import dagster as dg
@@ -65,3 +66,31 @@ def test_the_instance_queues_runs_limits_ovc_runs_monitors_them_and_purges_ticks
         assert retention["sensor"]["purge_after_days"]["skipped"] == 1 and retention["schedule"]["purge_after_days"] == 90
     finally:
         instance.dispose()
+
+
+def _dagster_backends(database_url: str) -> set[tuple[int, object]]:
+    """The server connections to the Dagster database (process id and start time)."""
+    dagster_db = conninfo_to_dict(database_url)["dbname"] + "_dagster"
+    with connect(database_url) as conn:
+        rows = conn.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE datname = %s", (dagster_db,))
+        return set(rows.fetchall())
+
+
+def test_the_instance_keeps_its_connections_between_events_and_releases_them(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
+    monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")
+
+    @dg.asset
+    def probe() -> int:
+        return 1
+
+    instance = open_dagster_instance(database_url)
+    assert dg.materialize([probe], instance=instance).success
+    assert _dagster_backends(database_url), "every event of the run opened and closed a connection of its own"
+
+    instance.dispose()
+    del instance
+    gc.collect()
+    assert _dagster_backends(database_url) == set()
