@@ -1,13 +1,16 @@
 """Dagster bookkeeping of range runs (issue 12), run by hand; prints a Markdown section for RESULTS.md.
 
-    .venv/bin/python benchmarks/bench_bookkeeping.py [--server-dsn DSN] [--m1-years 0]
+    .venv/bin/python benchmarks/bench_bookkeeping.py [--server-dsn DSN] [--m1-years 0] [--h1-years 0] [--switches-off]
 
 On a scratch database of `--server-dsn` (dropped at the end), with the Dagster instance in
 PostgreSQL beside it, as `ovc` uses it:
 
 1. `ovc backfill csv` (a real `ovc` process) of one block and of a year of H1 bars (3,096
-   blocks), interleaved, with the bookkeeping switches as `ovc` sets them and switched off;
+   blocks), interleaved, with the bookkeeping switches as `ovc` sets them (`--switches-off`:
+   also with them switched off, the state before issue 12);
 2. `--m1-years N` > 0: `ovc backfill csv` of N years of M1 bars of one symbol, end to end;
+   `--h1-years N` > 0: the same years as two H1 bars per block (as many partitions, a data path
+   60 times smaller: the bookkeeping of that many partitions);
 3. in-process on the same instance: a live range run of `ovc_blocks` over 60 partitions
    (no alerts landed) against an empty range run (an asset doing nothing) over the same range.
 """
@@ -103,6 +106,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--server-dsn", default=DEFAULT_SERVER_DSN)
     parser.add_argument("--m1-years", type=int, default=0)
+    parser.add_argument("--h1-years", type=int, default=0)
+    parser.add_argument("--switches-off", action="store_true")
     args = parser.parse_args()
     name = f"bench_bookkeeping_{os.getpid()}"
     with connect(args.server_dsn, autocommit=True) as conn:
@@ -122,16 +127,20 @@ def main() -> None:
         year = write_bars(folder / "year_h1.csv", (year_starts[:, None] + np.array([0, 3600])).ravel(), 2)
         ovc_backfill(one_block, environment)  # untimed: the first `ovc` run creates the Dagster instance's tables
         cli: dict[str, list[float]] = {}
+        switch_states = [("switches set by ovc", {})] + [("switches off", SWITCHES_OFF)] * args.switches_off
         for _ in range(ROUNDS):
-            for label, overrides in (("switches set by ovc", {}), ("switches off", SWITCHES_OFF)):
+            for label, overrides in switch_states:
                 for size, path in (("one block", one_block), ("year of H1", year)):
                     cli.setdefault(f"{size}, {label}", []).append(ovc_backfill(path, {**environment, **overrides}))
-        m1 = None
-        if args.m1_years:
-            first = Block(date(2005, 1, 2), "A").start_utc
-            starts = open_block_starts(first, first + timedelta(days=365 * args.m1_years))
-            bars = (starts[:, None] + np.arange(120) * 60).ravel()
-            m1 = (len(bars), len(starts), ovc_backfill(write_bars(folder / "m1.csv", bars, 3), environment))
+        years_runs = []
+        for label, years, bar_seconds, bars_per_block in (("M1", args.m1_years, 60, 120), ("H1", args.h1_years, 3600, 2)):
+            if years:
+                first = Block(date(2005, 1, 2), "A").start_utc
+                starts = open_block_starts(first, first + timedelta(days=365 * years))
+                bars = (starts[:, None] + np.arange(bars_per_block) * bar_seconds).ravel()
+                path = write_bars(folder / f"{label}_{years}y.csv", bars, 3)
+                years_runs.append((label, years, len(bars), len(starts), ovc_backfill(path, environment)))
+                path.unlink()
         for name_value in DAGSTER_ENV_DEFAULTS.items():
             os.environ.setdefault(*name_value)
         for key in ("OVC_HOME", "DAGSTER_HOME", DAGSTER_URL_ENV):
@@ -145,7 +154,7 @@ def main() -> None:
     lines = [
         "### Dagster bookkeeping of range runs (issue 12): `benchmarks/bench_bookkeeping.py`",
         "",
-        f"Command: `.venv/bin/python benchmarks/bench_bookkeeping.py --m1-years {args.m1_years}` "
+        f"Command: `.venv/bin/python benchmarks/bench_bookkeeping.py {' '.join(sys.argv[1:])}` "
         f"(run {datetime.now(UTC).isoformat(timespec='seconds')}).",
         f"Machine: nproc {os.cpu_count()}, Python {platform.python_version()}, {version} on 127.0.0.1, Dagster "
         f"{dg.__version__}, instance in PostgreSQL; 1-minute load average {os.getloadavg()[0]:.1f} at the end "
@@ -154,14 +163,14 @@ def main() -> None:
         f"| `ovc backfill csv` (a whole `ovc` process, {ROUNDS} run(s) each) | seconds | vs one block, same switches |",
         "|---|---:|---:|",
     ]
-    for label in ("switches set by ovc", "switches off"):
+    for label, _ in switch_states:
         base = medians[f"one block, {label}"]
         for size in ("one block", "year of H1"):
             lines.append(f"| {size} ({len(year_starts) if size != 'one block' else 1:,} blocks), {label} "
                          f"| {medians[f'{size}, {label}']:.1f} | {medians[f'{size}, {label}'] / base:.1f}x |")  # fmt: skip
-    if m1:
-        lines += ["", f"M1: {m1[0]:,} bars -> {m1[1]:,} blocks ({args.m1_years} years, one symbol), `ovc backfill csv` "
-                  f"end to end: {m1[2]:.1f} s."]  # fmt: skip
+    for label, years, bars, blocks, seconds in years_runs:
+        lines += ["", f"{label}: {bars:,} bars -> {blocks:,} blocks ({years} years, one symbol), `ovc backfill csv` "
+                  f"end to end: {seconds:.1f} s."]  # fmt: skip
     floor = ranges["empty range run"]
     lines += ["", "| range run over 60 2H partitions, in-process, median of 3 | seconds | vs empty |", "|---|---:|---:|"]
     lines += [f"| {key} | {value:.2f} | {value / floor:.2f}x |" for key, value in ranges.items()]

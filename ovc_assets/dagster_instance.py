@@ -30,6 +30,9 @@ DAGSTER_ENV_DEFAULTS = {
     # Store a range run's per-partition materialisations in batches of up to 1,000 events.
     "DAGSTER_EVENT_BATCH_SIZE": "1000",
 }
+# The pool of each storage of the instance `ovc` commands open: one connection kept, a few more
+# while threads overlap, recycled hourly, no statement timeout (a long backfill's batch may take long).
+STORAGE_POOL = {"statement_timeout": 0, "pool_recycle": 3600, "max_overflow": 4}
 # Production shape, also what `ovc dev` runs:
 # - run, event-log and schedule storage in PostgreSQL;
 # - runs launched by the UI, schedules and sensors wait in a queue; at most one run tagged
@@ -148,10 +151,18 @@ def prepare_dagster_home(dsn: str, settings: Settings | None = None) -> Path:
 
 
 def open_dagster_instance(dsn: str, settings: Settings | None = None) -> dg.DagsterInstance:
-    """The persistent OVC Dagster instance, opened from its directory: `DAGSTER_HOME` is left
-    as it is (an in-process caller, a test, keeps its own)."""
+    """The persistent OVC Dagster instance, opened from its directory (`DAGSTER_HOME` is left
+    as it is: an in-process caller, a test, keeps its own), keeping one open connection per
+    storage for its lifetime.
+
+    dagster-postgres otherwise opens a connection per statement, i.e. per event a run writes
+    outside batches (run and step events, logs, check evaluations). The pooled connections
+    close when the instance is garbage-collected (`dispose` leaves them), at the latest when
+    the `ovc` process exits."""
     home, url = write_dagster_home(dsn, settings)
     # dagster.yaml names the storage URL by environment variable (no password on disk), and
     # Dagster reads it again whenever it rebuilds the instance from its reference.
     os.environ[DAGSTER_URL_ENV] = url
-    return dg.DagsterInstance.from_config(str(home))
+    instance = dg.DagsterInstance.from_config(str(home))
+    instance.optimize_for_webserver(**STORAGE_POOL)
+    return instance

@@ -74,6 +74,23 @@ def test_a_week_in_one_range_run_lands_every_alerted_block_once(landed_week, res
     assert checks["ohlc_sanity"].severity == dg.AssetCheckSeverity.ERROR
 
 
+def test_a_range_run_materialises_every_partition_with_its_figures_on_the_first_only(
+    landed_week, resources, instance
+) -> None:
+    result = _materialize(resources, instance, tags=WEEK_RANGE_TAGS)
+
+    first, *others = result.asset_materializations_for_node("ovc_blocks")
+    assert [event.partition for event in (first, *others)] == [partition_key_for_block(block) for block in WEEK]
+    window = {"window_start": WEEK[0].start_utc.isoformat(), "window_end": WEEK[-1].end_utc.isoformat()}
+    assert _metadata(result)["insert_success"] == 2 * WEEK_BLOCKS_PER_SYMBOL - MISSED_ALERTS
+    assert {key: first.metadata[key].value for key in window} == window
+    for event in others:
+        metadata = {key: value.value for key, value in event.metadata.items()}
+        assert metadata == {**window, "symbols": resources["pipeline"].symbols}
+    latest = instance.get_latest_materialization_event(OVC_BLOCKS.key).asset_materialization
+    assert latest.metadata["window_end"].value == window["window_end"]
+
+
 def test_rerunning_the_week_leaves_the_table_byte_identical(landed_week, resources, instance) -> None:
     first = _materialize(resources, instance, tags=WEEK_RANGE_TAGS)
     with connect(landed_week) as conn:

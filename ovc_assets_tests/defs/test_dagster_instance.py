@@ -84,3 +84,30 @@ def test_opening_the_instance_leaves_dagster_home_alone(
         assert "postgres" in type(instance.run_storage).__name__.lower()
     finally:
         instance.dispose()
+
+
+def _dagster_connections(database_url: str) -> int:
+    """How many server connections the Dagster database has open."""
+    dagster_db = conninfo_to_dict(database_url)["dbname"] + "_dagster"
+    with connect(database_url) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s", (dagster_db,)).fetchone()[0]
+
+
+def test_the_instance_keeps_its_connections_between_events(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        home=tmp_path / "ovc", database_url=database_url, raw_store_url=(tmp_path / "raw").as_uri(), s3_endpoint_url=None
+    )
+    monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")  # set by open_dagster_instance; restored after the test
+
+    @dg.asset
+    def probe() -> int:
+        return 1
+
+    instance = open_dagster_instance(database_url, settings)
+    assert dg.materialize([probe], instance=instance).success
+    try:
+        assert _dagster_connections(database_url) > 0, "every event of the run opened and closed a connection of its own"
+    finally:
+        instance.dispose()

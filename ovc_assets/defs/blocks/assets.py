@@ -10,7 +10,7 @@ import psycopg
 from ovc_assets.defs.blocks.checks import check_evaluations, judge_window
 from ovc_assets.defs.blocks.history import BlocksSourceConfig, ingest_history, require_provider_source
 from ovc_assets.defs.blocks.symbols import blocks_of_unconfigured_symbols, warn_unconfigured_symbols
-from ovc_assets.defs.blocks.window import WindowIngest
+from ovc_assets.defs.blocks.window import WindowIngest, add_run_figures, window_metadata
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.storage.assets import ovc_database_schema
 from ovc_assets.pipeline.block_rows import (
@@ -19,6 +19,7 @@ from ovc_assets.pipeline.block_rows import (
     FULL_DETAILS,
     MIN_BLOCKS,
     PayloadKind,
+    PreparedBlocks,
     prepare_rows,
 )
 from ovc_assets.runs.counts import tracked_step
@@ -53,7 +54,8 @@ def ingest_window(
     step_key = context.asset_key.to_user_string()
     with tracked_step(dsn, run_id, step_key, run_type, range_start=start, range_end=end, symbols=symbols) as counts:
         events = select_events_for_window(conn, start, end, routes)
-        prepared = prepare_rows(kind, events, run_id, counts)
+        # Validating an empty batch still builds the pandera schema: most live windows are empty.
+        prepared = prepare_rows(kind, events, run_id, counts) if events else PreparedBlocks()
         counts.insert_attempted += counts.parse_ok
         try:
             merged = upsert(conn, prepared.rows)
@@ -109,7 +111,9 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
         live row owns them. A killed backfill resumes after its last committed chunk.
 
         Either way unchanged rows are left alone, so reruns are no-ops, and the checks
-        (`ovc_blocks_checks`) judge the whole window after the write, once per run."""
+        (`ovc_blocks_checks`) judge the whole window after the write, once per run. The run's
+        figures are on the materialisation of its first partition; every partition shows the
+        run's window and symbols."""
         require_provider_source(context.run.tags, config)
         dsn = ovc_database.dsn()
         symbols = config.symbols_of_run(pipeline.symbols)
@@ -126,15 +130,16 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
         warn_unconfigured_symbols(context, other_symbols, configured)
         for evaluation in check_evaluations(OVC_BLOCKS, check_results):
             context.log_event(evaluation)
-        return dg.MaterializeResult(
-            metadata={
-                **ingest.metadata(),
-                "symbols": dg.MetadataValue.json(symbols),
+        add_run_figures(
+            context,
+            {
+                **ingest.figures(),
                 "unconfigured_symbol_blocks": dg.MetadataValue.json(other_symbols),
                 "blocks_missing": dg.MetadataValue.int(quality.blocks_missing or 0),
                 "sanity_error_count": dg.MetadataValue.int(quality.sanity_error_count),
             },
         )
+        return dg.MaterializeResult(metadata=window_metadata(ingest.start, ingest.end, symbols))
 
     @dg.asset(
         key=OVC_BLOCK_DETAILS,
@@ -160,6 +165,7 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
             ingest = ingest_window(
                 context, conn, dsn, pipeline.symbols, FULL_DETAILS, DETAIL_SOURCE_ROUTES, upsert_block_details, RunType.FULL_ENRICH
             )
-        return dg.MaterializeResult(metadata={"enabled": True, **ingest.metadata()})
+        add_run_figures(context, ingest.figures())
+        return dg.MaterializeResult(metadata={"enabled": True, **window_metadata(ingest.start, ingest.end, pipeline.symbols)})
 
     return [ovc_blocks, ovc_block_details]

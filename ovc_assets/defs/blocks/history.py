@@ -19,7 +19,7 @@ from ovc_assets.backfill.sources import (
     csv_symbol,
     oanda_candle_source,
 )
-from ovc_assets.defs.blocks.window import WindowIngest
+from ovc_assets.defs.blocks.window import WindowIngest, add_run_figures
 from ovc_assets.defs.resources import PipelineSettings
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.pipeline.block_rows import PreparedBlocks
@@ -131,7 +131,7 @@ def ingest_history(
                 conn, source, start, end, symbols,
                 run_id=run_id, counts=counts, chunk_blocks=config.chunk_blocks, log=context.log.info,
             )  # fmt: skip
-    context.add_asset_metadata(history_metadata(tally))
+    add_run_figures(context, history_metadata(tally))
     context.log.info(
         f"{step_key} {start.isoformat()}..{end.isoformat()} from {source.name}: {tally.candles_read} candles, "
         f"{counts.received_events} blocks, {tally.merged.inserted} inserted, {tally.merged.updated} updated, "
