@@ -85,8 +85,23 @@ def postgres_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield configured
         return
     embedded = EmbeddedPostgres(tmp_path_factory.mktemp("embedded") / "pg")
-    yield embedded.start()
+    dsn = embedded.start()
+    _skip_durability(dsn)
+    yield dsn
     embedded.stop()
+
+
+# The session's private server holds only throw-away databases: durability there buys nothing
+# and costs every commit a flush. Never applied to a user's embedded server, nor to a
+# configured OVC_TEST_DATABASE_URL (shared).
+NO_DURABILITY_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def _skip_durability(admin_dsn: str) -> None:
+    with connect(admin_dsn, autocommit=True) as conn:
+        for name, value in NO_DURABILITY_SETTINGS.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _create_database(admin_dsn: str, name: str, template: str | None = None) -> None:
@@ -135,6 +150,14 @@ def _database_factory(admin_dsn: str, template: str) -> Iterator[Callable[[bool]
 @pytest.fixture
 def create_test_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
     """Factory: databases for this test alone, dropped when the test ends."""
+    with _database_factory(postgres_server_dsn, migrated_template) as create:
+        yield create
+
+
+@pytest.fixture(scope="module")
+def create_module_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
+    """Factory: databases shared by the tests of one module that run as one script (the
+    operations guide, one test per section), dropped when the module ends."""
     with _database_factory(postgres_server_dsn, migrated_template) as create:
         yield create
 
