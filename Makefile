@@ -6,7 +6,8 @@ PYTEST_ARGS ?=
 # One pytest worker per core; each test file runs whole on one worker, so a module's expensive
 # stack (the browser suite's `ovc demo` + `ovc dev`, the operations guide's demo) is set up once.
 # Not loadgroup: on pytest 9.2 xdist ignores xdist_group marks (pytest-dev/pytest-xdist#1386).
-PYTEST_PARALLEL ?= -n auto --dist loadfile
+# Files are handed out in collection order, the longest first (ovc_assets_tests/conftest.py).
+PYTEST_PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test dev validate clean mutants
 
