@@ -64,6 +64,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 LONGEST_FILES_FIRST = (
     "ui/test_ui_browser.py",
     "docs/test_operations_guide.py",
+    "cli/test_cli_dev.py",
+    "receiver/test_receiver_reliability.py",
+    "cli/test_cli_demo.py",
+    "cli/test_cli_db.py",
 )
 
 
