@@ -177,16 +177,8 @@ def create_test_database(postgres_server_dsn: str, migrated_template: str) -> It
 
 @pytest.fixture(scope="module")
 def create_module_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
-    """Factory: databases shared by the tests of one module that run as one script (the
-    operations guide, one test per section), dropped when the module ends."""
-    with _database_factory(postgres_server_dsn, migrated_template) as create:
-        yield create
-
-
-@pytest.fixture(scope="session")
-def create_session_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
-    """Factory: databases for a session-wide fixture (e.g. the browser suite's stack), dropped
-    when the session ends."""
+    """Factory: databases shared by the tests of one module (the operations guide, one test
+    per section; the browser suite's stack), dropped when the module ends."""
     with _database_factory(postgres_server_dsn, migrated_template) as create:
         yield create
 
