@@ -62,12 +62,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # whole files to the xdist workers in collection order (`--no-loadscope-reorder`), and a long
 # file started last would leave one core idle while it finishes.
 LONGEST_FILES_FIRST = (
-    "ui/test_ui_browser.py",
-    "docs/test_operations_guide.py",
-    "cli/test_cli_dev.py",
     "receiver/test_receiver_reliability.py",
-    "cli/test_cli_demo.py",
+    "ui/test_ui_browser.py",
     "cli/test_cli_db.py",
+    "docs/test_operations_guide.py",
+    "backfill/test_backfill_kill_resume.py",
+    "defs/test_run_report_routes.py",
+    "receiver/test_receiver_batch.py",
+    "ops/test_ops_quality_plots.py",
+    "receiver/test_receiver_limits.py",
+    "outcomes/test_outcomes_asset.py",
+    "cli/test_cli_ingest_full.py",
+    "cli/test_cli_ui_state.py",
+    "cli/test_cli_demo.py",
+    "cli/test_cli_dev.py",
 )
 
 
