@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# One pytest worker per core; each test file runs whole on one worker, so a module's expensive
+# stack (the browser suite's `ovc demo` + `ovc dev`, the operations guide's demo) is set up once.
+# Not loadgroup: on pytest 9.2 xdist ignores xdist_group marks (pytest-dev/pytest-xdist#1386).
+# Files are handed out in collection order, the longest first (ovc_assets_tests/conftest.py).
+PYTEST_PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test dev validate clean mutants
 
@@ -24,7 +29,7 @@ demo: $(VENV)/.installed
 
 # pytest exits 5 when it collected nothing; that must fail, never pass quietly.
 test: $(VENV)/.installed-dev
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
 
 # `job list` also serialises every job snapshot, as the webserver does.

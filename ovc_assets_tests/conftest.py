@@ -58,6 +58,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.config.stash[_session_passed] = exitstatus == 0
 
 
+# The longest test files (`--durations`, docs/testing.md "Speed"), run first: `make test` hands
+# whole files to the xdist workers in collection order (`--no-loadscope-reorder`), and a long
+# file started last would leave one core idle while it finishes.
+LONGEST_FILES_FIRST = (
+    "receiver/test_receiver_reliability.py",
+    "ui/test_ui_browser.py",
+    "cli/test_cli_db.py",
+    "docs/test_operations_guide.py",
+    "backfill/test_backfill_kill_resume.py",
+    "defs/test_run_report_routes.py",
+    "receiver/test_receiver_batch.py",
+    "ops/test_ops_quality_plots.py",
+    "receiver/test_receiver_limits.py",
+    "outcomes/test_outcomes_asset.py",
+    "cli/test_cli_ingest_full.py",
+    "cli/test_cli_ui_state.py",
+    "cli/test_cli_demo.py",
+    "cli/test_cli_dev.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        relative = item.path.relative_to(Path(__file__).parent).as_posix()
+        return LONGEST_FILES_FIRST.index(relative) if relative in LONGEST_FILES_FIRST else len(LONGEST_FILES_FIRST)
+
+    items.sort(key=rank)
+
+
 # Variables that point at a developer's real data; no test may inherit them.
 REAL_DATA_VARIABLES = (
     "OVC_DATABASE_URL", "OVC_DAGSTER_PG_URL", "OVC_RAW_STORE", "OVC_S3_ENDPOINT_URL", "DAGSTER_HOME",
@@ -85,8 +114,23 @@ def postgres_server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield configured
         return
     embedded = EmbeddedPostgres(tmp_path_factory.mktemp("embedded") / "pg")
-    yield embedded.start()
+    dsn = embedded.start()
+    _skip_durability(dsn)
+    yield dsn
     embedded.stop()
+
+
+# The session's private server holds only throw-away databases: durability there buys nothing
+# and costs every commit a flush. Never applied to a user's embedded server, nor to a
+# configured OVC_TEST_DATABASE_URL (shared).
+NO_DURABILITY_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def _skip_durability(admin_dsn: str) -> None:
+    with connect(admin_dsn, autocommit=True) as conn:
+        for name, value in NO_DURABILITY_SETTINGS.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
 
 
 def _create_database(admin_dsn: str, name: str, template: str | None = None) -> None:
@@ -139,10 +183,10 @@ def create_test_database(postgres_server_dsn: str, migrated_template: str) -> It
         yield create
 
 
-@pytest.fixture(scope="session")
-def create_session_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
-    """Factory: databases for a session-wide fixture (e.g. the browser suite's stack), dropped
-    when the session ends."""
+@pytest.fixture(scope="module")
+def create_module_database(postgres_server_dsn: str, migrated_template: str) -> Iterator[Callable[[bool], str]]:
+    """Factory: databases shared by the tests of one module (the operations guide, one test
+    per section; the browser suite's stack), dropped when the module ends."""
     with _database_factory(postgres_server_dsn, migrated_template) as create:
         yield create
 

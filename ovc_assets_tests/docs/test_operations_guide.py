@@ -1,8 +1,15 @@
 """docs/operations.md is executable: every fenced `bash` block runs, in order, from the
-repository root against a demo database of this test's own, every `sql` block runs against
+repository root against a demo database of this module's own, every `sql` block runs against
 that database, and a `text` block after a `bash` block lists lines its output must contain.
 A query on a table the demo fills must return rows, unless it says `-- empty when healthy`
-(then it must return none)."""
+(then it must return none).
+
+The guide is one script (its receiver started in section 2 is stopped in section 5), run as one
+test per section heading, in the guide's order, on one database: the first section (migrate,
+`ovc demo`) runs once in the module's fixture. After a failing section the later ones are
+skipped, naming it, since they would run on a state the guide does not describe. `make test`
+runs a test file whole on one worker (`--dist loadfile`), so the order holds under xdist too.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +31,7 @@ from ovc_assets.storage.postgres import connect
 REPO_ROOT = Path(__file__).resolve().parents[2]
 GUIDE = REPO_ROOT / "docs" / "operations.md"
 FENCE = re.compile(r"^```([a-z]*)\n(.*?)^```[ \t]*$", re.S | re.M)
+SECTION_HEADING = re.compile(r"^#{2,3} (.+)$", re.M)
 RUNNABLE = {"bash", "sql"}
 BLOCK_TIMEOUT_SECONDS = 240
 # Tables the demo fills: a query on them that returns nothing shows the guide lost its data.
@@ -42,21 +50,30 @@ class GuideBlock:
     body: str
     expected_lines: tuple[str, ...]
     line: int
+    section: str
 
 
 def guide_blocks(text: str) -> list[GuideBlock]:
-    """The runnable blocks, each with the `text` block that follows it (if any)."""
-    fences = [(m.group(1), m.group(2), text.count("\n", 0, m.start()) + 1) for m in FENCE.finditer(text)]
+    """The runnable blocks, each with the `text` block that follows it (if any) and the
+    heading (`##` or `###`) it is under."""
+    headings = [(m.start(), m.group(1).strip()) for m in SECTION_HEADING.finditer(text)]
+    fences = [(m.group(1), m.group(2), m.start()) for m in FENCE.finditer(text)]
     blocks = []
-    for index, (language, body, line) in enumerate(fences):
+    for index, (language, body, offset) in enumerate(fences):
         if language not in RUNNABLE:
             continue
         following = fences[index + 1] if index + 1 < len(fences) else None
         expected = ()
         if following is not None and following[0] == "text":
             expected = tuple(stripped for stripped in (raw.strip() for raw in following[1].splitlines()) if stripped)
-        blocks.append(GuideBlock(language, body, expected, line))
+        section = next((title for start, title in reversed(headings) if start < offset), "")
+        blocks.append(GuideBlock(language, body, expected, text.count("\n", 0, offset) + 1, section))
     return blocks
+
+
+def guide_sections() -> list[str]:
+    """The headings that have runnable blocks, in the guide's order."""
+    return list(dict.fromkeys(block.section for block in guide_blocks(GUIDE.read_text(encoding="utf-8"))))
 
 
 def free_port_pair() -> int:
@@ -84,27 +101,12 @@ def test_every_fence_of_the_guide_is_run_or_is_the_output_of_one() -> None:
         if language == "text":
             assert index > 0 and languages[index - 1] == "bash", f"text block #{index} does not follow a bash block"
     blocks = guide_blocks(text)
+    sections = guide_sections()
+    assert (len(sections), sections[0], sections[1], sections[-1]) == (
+        16, "1. A database to look at", "The webhook receiver", "5. Stopping"
+    ), "each `##`/`###` heading with blocks is a test of its own (update the literals when the guide changes)"
+    assert [b.body.strip() for b in blocks if b.section == sections[0]] == ["ovc db migrate\novc db url", "ovc demo"]
     assert sum(b.language == "bash" for b in blocks) >= 15 and sum(b.language == "sql" for b in blocks) >= 10
-
-
-@pytest.fixture
-def guide_env(database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
-    home = tmp_path / "ovc_home"
-    home.mkdir()
-    env = {name: value for name, value in os.environ.items() if name not in SCRUBBED_ENV}
-    env.update(
-        OVC_DATABASE_URL=database_url,
-        OVC_HOME=str(home),
-        PORT=str(free_port_pair()),
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
-    )
-    yield env
-    pid_file = home / "receiver.pid"
-    if pid_file.exists():  # a failed block may leave the guide's receiver running
-        try:
-            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
 
 
 def run_bash(block: GuideBlock, env: dict[str, str]) -> str:
@@ -124,21 +126,72 @@ def run_sql(block: GuideBlock, conn: psycopg.Connection) -> list[tuple]:
         pytest.fail(f"docs/operations.md line {block.line}: {type(error).__name__}: {error}")
 
 
-# The guide is one script run top to bottom (`ovc demo`, then some 30 commands, each a fresh
-# `ovc` process): 4-5 minutes of real work on 2 cores, over the suite's generic 300 s cap,
-# which it hit in 1 of 2 clean-clone runs. Its own budget until the guide's run is split.
-@pytest.mark.timeout(900)
-def test_every_command_and_query_of_the_guide_runs_on_a_demo_database(guide_env, database_url) -> None:
-    blocks = guide_blocks(GUIDE.read_text(encoding="utf-8"))
+def run_block(block: GuideBlock, env: dict[str, str], conn: psycopg.Connection) -> None:
+    if block.language == "bash":
+        output = run_bash(block, env)
+        for line in block.expected_lines:
+            assert line in output, f"docs/operations.md line {block.line}: {line!r} not in the output:\n{output[-3000:]}"
+        return
+    rows = run_sql(block, conn)
+    if EMPTY_WHEN_HEALTHY in block.body:
+        assert rows == [], f"docs/operations.md line {block.line}: {rows[:3]}"
+    elif any(table in block.body for table in DEMO_FILLED_TABLES):
+        assert rows, f"docs/operations.md line {block.line}: no rows on the demo database"
+
+
+@dataclass
+class GuideRun:
+    """The guide's shared state: its environment, a connection to its database, and the first
+    section that failed (if any)."""
+
+    env: dict[str, str]
+    conn: psycopg.Connection
+    failed_section: str | None = None
+
+    def run_section(self, section: str) -> None:
+        if self.failed_section is not None:
+            pytest.skip(f"an earlier section of the guide failed: {self.failed_section!r}")
+        self.failed_section = section
+        for block in guide_blocks(GUIDE.read_text(encoding="utf-8")):
+            if block.section == section:
+                run_block(block, self.env, self.conn)
+        self.failed_section = None
+
+
+@pytest.fixture(scope="module")
+def guide_run(
+    create_module_database: Callable[[bool], str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GuideRun]:
+    """A demo database, made by running the guide's first section (migrate, `ovc demo`) once."""
+    database_url = create_module_database(True)
+    home = tmp_path_factory.mktemp("guide") / "ovc_home"
+    home.mkdir()
+    env = {name: value for name, value in os.environ.items() if name not in SCRUBBED_ENV}
+    env.update(
+        OVC_DATABASE_URL=database_url,
+        OVC_HOME=str(home),
+        PORT=str(free_port_pair()),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+    )
     with connect(database_url, autocommit=True) as conn:
-        for block in blocks:
-            if block.language == "bash":
-                output = run_bash(block, guide_env)
-                for line in block.expected_lines:
-                    assert line in output, f"docs/operations.md line {block.line}: {line!r} not in the output:\n{output[-3000:]}"
-            else:
-                rows = run_sql(block, conn)
-                if EMPTY_WHEN_HEALTHY in block.body:
-                    assert rows == [], f"docs/operations.md line {block.line}: {rows[:3]}"
-                elif any(table in block.body for table in DEMO_FILLED_TABLES):
-                    assert rows, f"docs/operations.md line {block.line}: no rows on the demo database"
+        run = GuideRun(env, conn)
+        try:
+            run.run_section(guide_sections()[0])
+            yield run
+        finally:
+            stop_guide_receiver(home)
+
+
+def stop_guide_receiver(home: Path) -> None:
+    """A failed block may leave the guide's receiver running."""
+    pid_file = home / "receiver.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
+@pytest.mark.parametrize("section", guide_sections()[1:])
+def test_every_command_and_query_of_the_section_runs_on_the_demo_database(guide_run: GuideRun, section: str) -> None:
+    guide_run.run_section(section)

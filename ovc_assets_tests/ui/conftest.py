@@ -8,6 +8,11 @@ webserver on the same instance runs the default configuration, for the page-time
 Screenshots and page timings go to `$OVC_UI_ARTIFACTS` (CI: `.ci/artifacts/ui`), else to
 `ui-artifacts/` under pytest's temporary folder. Without Chromium or Playwright the suite is
 skipped, saying which is missing.
+
+The stack and the browser are module-scoped, not session-scoped: `make test` runs this file
+whole on one xdist worker, among other files, and Playwright's sync API keeps an event loop
+running in the main thread while it is open, which made every later test of that worker that
+calls `asyncio.run()` fail; `ovc dev` would also keep loading the worker until the session ends.
 """
 
 from __future__ import annotations
@@ -59,15 +64,15 @@ def ui_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def ui_stack(create_session_database, tmp_path_factory, ui_artifacts) -> Iterator[tuple[DevStack, dict[str, str]]]:
+@pytest.fixture(scope="module")
+def ui_stack(create_module_database, tmp_path_factory, ui_artifacts) -> Iterator[tuple[DevStack, dict[str, str]]]:
     """`ovc demo`, then `ovc dev`; stopped with Ctrl-C (SIGINT) at the end, leaving nothing behind."""
     missing = _browser_missing()
     if missing:
         pytest.skip(missing)
     home = tmp_path_factory.mktemp("ui") / "ovc_home"
     env = {
-        **cli_environment(create_session_database(False), home),
+        **cli_environment(create_module_database(False), home),
         "OVC_SYMBOLS": DEMO_SYMBOLS,
         "OVC_PARTITIONS_START": DEMO_PARTITIONS_START,
     }
@@ -87,7 +92,7 @@ def ui_stack(create_session_database, tmp_path_factory, ui_artifacts) -> Iterato
         stack.kill_leftovers()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui_url(ui_stack) -> str:
     return ui_stack[0].urls["Dagster UI"]
 
@@ -105,7 +110,7 @@ def graphql_client(url: str) -> Callable[[str, dict | None], dict]:
     return query
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def graphql(ui_url) -> Callable[[str, dict | None], dict]:
     return graphql_client(ui_url)
 
@@ -113,7 +118,7 @@ def graphql(ui_url) -> Callable[[str, dict | None], dict]:
 LOCATION_STATUS = "{ workspaceOrError { ... on Workspace { locationEntries { loadStatus } } } }"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def default_ui_url(ui_stack, ui_artifacts) -> Iterator[str]:
     """A Dagster webserver on the stack's instance and code at the default configuration (no
     `OVC_PARTITIONS_START`); no daemon, so it launches nothing. Yields once the code is loaded."""
@@ -147,7 +152,7 @@ def default_ui_url(ui_stack, ui_artifacts) -> Iterator[str]:
             server.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(ui_stack):
     from playwright.sync_api import sync_playwright
 
@@ -157,7 +162,7 @@ def browser(ui_stack):
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def page_timings(ui_artifacts) -> Iterator[dict[str, float]]:
     """Seconds from navigation to the page's content, per page; written to timings.json."""
     timings: dict[str, float] = {}
