@@ -33,6 +33,7 @@ from ovc_assets.storage.postgres import mask_dsn, resolve_dsn
 
 READY_TIMEOUT_SECONDS = 180.0
 STOP_GRACE_SECONDS = 5.0
+KILLED_GROUP_WAIT_SECONDS = 5.0
 POLL_SECONDS = 0.2
 CODE_LOCATION_MODULE = "ovc_assets.definitions"
 
@@ -93,16 +94,26 @@ def start_children(commands: dict[str, list[str]], env: dict[str, str]) -> list[
     return [Child(name, subprocess.Popen(command, env=env, start_new_session=True)) for name, command in commands.items()]
 
 
+def _wait_until_groups_gone(children: list[Child], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not all(child.group_gone() for child in children):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_SECONDS)
+    return True
+
+
 def stop_children(children: list[Child], grace_seconds: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM every child's process group, wait, then SIGKILL what is left."""
+    """SIGTERM every child's process group, wait, then SIGKILL what is left and wait until it is
+    gone: a killed group member (a code server) exists until its new parent reaps it, so the
+    command returns only when no process of the stack is left."""
     for child in children:
         child.signal_group(signal.SIGTERM)
-    deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline and not all(child.group_gone() for child in children):
-        time.sleep(POLL_SECONDS)
-    for child in children:
-        if not child.group_gone():
-            child.signal_group(signal.SIGKILL)
+    if not _wait_until_groups_gone(children, grace_seconds):
+        for child in children:
+            if not child.group_gone():
+                child.signal_group(signal.SIGKILL)
+        _wait_until_groups_gone(children, KILLED_GROUP_WAIT_SECONDS)
     for child in children:
         child.process.wait()
 
