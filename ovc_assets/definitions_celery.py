@@ -24,5 +24,6 @@ defs = build_celery_definitions()
 
 def live_ingest_job() -> dg.JobDefinition:
     """`live_ingest_job` on Celery, for `dg.execute_job(dg.reconstructable(live_ingest_job), ...)`
-    from Python (workers rebuild the job from this function)."""
-    return defs.resolve_job_def("live_ingest_job")
+    from Python (workers rebuild the job from this function, with the partitions of their
+    environment's `OVC_PARTITIONS_START`)."""
+    return build_celery_definitions().resolve_job_def("live_ingest_job")

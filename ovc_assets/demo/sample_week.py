@@ -23,6 +23,8 @@ from ovc_assets.storage.raw_events import land_events
 
 DEMO_SYMBOLS = ("GBPUSD", "EURUSD")
 DEMO_WEEK_SUNDAY = date(2026, 1, 11)  # date_ny of the week's first OVC day (Sunday 17:00 New York)
+# `OVC_PARTITIONS_START` that lists the demo week (older than the default window of partitions).
+DEMO_PARTITIONS_START = f"{DEMO_WEEK_SUNDAY.isoformat()} 17:00"
 CANDLE_MINUTES = 15
 ALERT_DELAY = timedelta(seconds=3)
 START_PRICES = {"GBPUSD": 1.3450, "EURUSD": 1.1650}

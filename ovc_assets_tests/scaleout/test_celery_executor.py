@@ -23,7 +23,7 @@ from celery import Celery
 from ovc_assets.calendar import Block
 from ovc_assets.dagster_instance import DAGSTER_YAML
 from ovc_assets.defs.partitions import partition_key_for_block
-from ovc_assets.demo.sample_week import land_alerts_directly, sample_alerts, sample_candles
+from ovc_assets.demo.sample_week import DEMO_PARTITIONS_START, land_alerts_directly, sample_alerts, sample_candles
 from ovc_assets.runs.builder import report_dagster_run
 from ovc_assets.runs.tags import RunType, ovc_run_tags
 from ovc_assets.storage.postgres import connect
@@ -67,7 +67,7 @@ def execution_config(broker_url: str) -> dict[str, object]:
 @pytest.fixture
 def workers(broker_url: str, database_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Two Celery workers bound to this test's database and Dagster instance; the environment they share."""
-    env = cli_environment(database_url, tmp_path / "ovc_home")
+    env = {**cli_environment(database_url, tmp_path / "ovc_home"), "OVC_PARTITIONS_START": DEMO_PARTITIONS_START}
     dagster_home = Path(env["DAGSTER_HOME"])
     dagster_home.mkdir(parents=True)
     (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)  # run and event storage in PostgreSQL, shared
@@ -138,6 +138,7 @@ def test_a_range_of_blocks_on_two_celery_workers_equals_the_in_process_run(
         land_alerts_directly(url, alerts)
 
     monkeypatch.setenv("OVC_DATABASE_URL", in_process_url)
+    monkeypatch.setenv("OVC_PARTITIONS_START", DEMO_PARTITIONS_START)
     baseline = definitions_celery.live_ingest_job().execute_in_process(tags=RANGE_TAGS)
     assert baseline.success
 

@@ -31,7 +31,7 @@ import pytest
 
 from ovc_assets.cli.dev import CODE_LOCATION_MODULE
 from ovc_assets.dagster_instance import DAGSTER_ENV_DEFAULTS
-from ovc_assets.demo.sample_week import DEMO_WEEK_SUNDAY
+from ovc_assets.demo.sample_week import DEMO_PARTITIONS_START
 from ovc_assets_tests.backfill.conftest import cli_environment
 from ovc_assets_tests.cli.dev_stack import DevStack, free_port, group_alive
 from ovc_assets_tests.conftest import REPO_ROOT
@@ -42,7 +42,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 DEMO_SYMBOLS = "GBPUSD,EURUSD"
-DEMO_PARTITIONS_START = f"{DEMO_WEEK_SUNDAY.isoformat()} 17:00"
 READY_TIMEOUT = 300
 PAGE_TIMEOUT_MS = 120_000
 
