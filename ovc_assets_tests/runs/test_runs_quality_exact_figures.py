@@ -28,3 +28,77 @@ def test_an_unknown_null_rate_column_is_refused_with_the_allowed_ones() -> None:
     allowed = sorted(NULL_RATE_ALLOWED_COLUMNS)
     assert str(raised.value) == f"no null rate for column(s) ['bogus']; allowed: {allowed}"
     assert allowed[:3] == ["bar_close_ms", "bias_dir", "body"]
+
+
+def test_the_range_is_half_open_and_the_baseline_is_the_seven_days_before(conn) -> None:
+    start, end = day(TUESDAY)
+    before_start = Block(TUESDAY, "A").previous()
+    seven_days_before = Block(TUESDAY - timedelta(days=7), "A")
+    put(conn, Block(TUESDAY, "A"), ready=False)  # first block of the range
+    put(conn, Block(TUESDAY, "L"))  # last block of the range
+    put(conn, Block(TUESDAY + timedelta(days=1), "A"), ready=False)  # starts at `end`: outside
+    put(conn, before_start, ready=False)  # last block of the baseline
+    put(conn, seven_days_before, ready=True)  # first block of the baseline
+    put(conn, seven_days_before.previous(), ready=False)  # before the baseline
+
+    quality = data_quality(conn, ["GBPUSD"], start, end, now=FAR_FUTURE)
+    assert (quality.rows_in_range, quality.ready0_count) == (2, 1)
+    assert (quality.ready0_share, quality.ready0_baseline_share) == (0.5, 0.5)
+
+
+def test_shares_are_unknown_without_rows_that_know_ready(conn) -> None:
+    put(conn, Block(TUESDAY, "A"), ready=None)
+    start, end = day(TUESDAY)
+    quality = data_quality(conn, ["GBPUSD"], start, end, now=FAR_FUTURE)
+    assert (quality.ready0_share, quality.ready0_baseline_share, quality.ready0_spike) == (None, None, False)
+
+
+def test_null_rates_are_rounded_to_six_places(conn) -> None:
+    for letter, play in zip("ABC", ["LONG", None, "SHORT"], strict=True):
+        put(conn, Block(TUESDAY, letter), play=play)
+    start, end = day(TUESDAY)
+    quality = data_quality(conn, ["GBPUSD"], start, end, null_rate_columns=["play"], now=FAR_FUTURE)
+    assert quality.null_rate_summary == {"play": 0.333333}
+
+
+def test_symbols_asked_for_are_sorted_without_duplicates_and_only_theirs_are_counted(conn) -> None:
+    put(conn, Block(TUESDAY, "A"), symbol="GBPUSD")
+    put(conn, Block(TUESDAY, "A"), symbol="EURUSD", ready=False)
+    put(conn, Block(TUESDAY, "A"), symbol="USDCHF", ready=False)  # not asked for
+    start, end = day(TUESDAY)
+    # Five symbols: a set's iteration order (which depends on the hash seed) is sorted once in 120.
+    asked = ["GBPUSD", "USDJPY", "EURUSD", "NZDUSD", "AUDUSD", "GBPUSD"]
+    quality = data_quality(conn, asked, start, end, now=FAR_FUTURE)
+    assert quality.symbols == ("AUDUSD", "EURUSD", "GBPUSD", "NZDUSD", "USDJPY")
+    assert (quality.rows_in_range, quality.ready0_count) == (2, 1)
+    assert (quality.expected_blocks, quality.blocks_missing) == (60, 58)
+
+
+def test_no_symbol_at_all_counts_every_row_and_leaves_missing_blocks_unknown(conn) -> None:
+    put(conn, Block(TUESDAY, "A"), symbol="GBPUSD")
+    put(conn, Block(TUESDAY, "B"), symbol="EURUSD")
+    start, end = day(TUESDAY)
+    quality = data_quality(conn, [], start, end, now=FAR_FUTURE)
+    assert (quality.symbols, quality.rows_in_range) == ((), 2)
+    assert (quality.expected_blocks, quality.blocks_missing, quality.missing_examples) == (None, None, ())
+
+
+def test_missing_examples_are_the_first_ten_in_time_then_symbol_order(conn) -> None:
+    start, end = day(TUESDAY)
+    quality = data_quality(conn, ["GBPUSD", "EURUSD"], start, end, now=FAR_FUTURE)
+    assert quality.missing_examples == tuple(
+        f"20260113-{letter}-{symbol}" for letter in "ABCDE" for symbol in ("EURUSD", "GBPUSD")
+    )
+
+
+def test_a_symbol_the_block_id_cannot_spell_is_named_with_its_block_start(conn) -> None:
+    start, _ = day(TUESDAY)
+    end = Block(TUESDAY, "B").start_utc
+    quality = data_quality(conn, ["gbp usd"], start, end, now=FAR_FUTURE)
+    assert quality.missing_examples == ("gbp usd@2026-01-13T22:00:00+00:00",)
+
+
+def test_a_range_with_no_open_block_that_has_ended_expects_nothing(conn) -> None:
+    start, end = day(TUESDAY)
+    quality = data_quality(conn, ["GBPUSD"], start, end, now=start + timedelta(minutes=1))
+    assert (quality.expected_blocks, quality.blocks_missing, quality.missing_examples) == (0, 0, ())
