@@ -130,3 +130,32 @@ def test_a_secret_is_replaced_everywhere_from_eight_characters_on(secret: str, r
     body = f"o=1|note={secret}|c=2"
     expected = "o=1|note=***|c=2" if redacted else body
     assert redact_credentials(body.encode(), body, secret=secret) == expected.encode()
+
+
+ESCAPED_TOKEN = TOKEN.replace("0", "\\u0030")  # the secret spelled with a JSON escape
+
+
+@pytest.mark.parametrize(
+    ("body", "redacted"),
+    [
+        pytest.param("{}", "{}", id="empty_object"),
+        # One JSON object: its top-level token only, even without spaces after ':' and ','.
+        pytest.param('{"export":"o=1","token":"abc","meta":{"token":"inner"}}',
+                     '{"export":"o=1","token":"***","meta":{"token":"inner"}}', id="compact_object"),
+        # Not one JSON object (trailing bytes, two objects): every token pair anywhere.
+        pytest.param('{"token":"abc","meta":{"token":"inner"}}X',
+                     '{"token":"***","meta":{"token":"***"}}X', id="trailing_byte"),
+        pytest.param('{}\n{"token": "abc"}', '{}\n{"token": "***"}', id="two_objects"),
+        # The secret spelled with escapes: the whole string goes; other escaped strings stay.
+        pytest.param(f'{{"token": "abc", "note": "{ESCAPED_TOKEN}", "export": "a\\nb"}}',
+                     '{"token": "***", "note": "***", "export": "a\\nb"}', id="escaped_secret"),
+        pytest.param(f'"{ESCAPED_TOKEN}"', '"***"', id="escaped_secret_alone"),
+    ],
+)  # fmt: skip
+def test_redaction_of_json_bodies(body: str, redacted: str) -> None:
+    assert redact_credentials(body.encode(), body, secret=TOKEN) == redacted.encode()
+
+
+def test_bytes_that_are_not_utf8_survive_redaction_unchanged() -> None:
+    body = b'{"token": "abc", "x": "\xff"}'
+    assert redact_credentials(body, None, secret=None) == b'{"token": "***", "x": "\xff"}'
