@@ -102,3 +102,22 @@ def test_a_range_with_no_open_block_that_has_ended_expects_nothing(conn) -> None
     start, end = day(TUESDAY)
     quality = data_quality(conn, ["GBPUSD"], start, end, now=start + timedelta(minutes=1))
     assert (quality.expected_blocks, quality.blocks_missing, quality.missing_examples) == (0, 0, ())
+
+
+# Price sets (o, h, l, c) that each break exactly one OHLC rule, and one that breaks none.
+ONE_RULE_BROKEN = [
+    (1.3, 1.2, 0.9, 1.1),  # h < o, h >= c
+    (1.0, 1.05, 0.9, 1.1),  # h < c, h >= o
+    (1.0, 1.2, 1.05, 1.1),  # l > o, l <= c
+    (1.1, 1.2, 1.05, 1.0),  # l > c, l <= o
+]
+VALID = (1.0, 1.2, 1.0, 1.2)  # h = max(o, c) and l = min(o, c) are allowed
+
+
+def test_each_ohlc_rule_alone_counts_for_live_and_provider_prices(conn) -> None:
+    letters = iter("ABCDEFGHIJKL")
+    for o, h, low, c in [*ONE_RULE_BROKEN, VALID]:
+        put(conn, Block(TUESDAY, next(letters)), o=o, h=h, l=low, c=c)
+        put(conn, Block(TUESDAY, next(letters)), o=None, h=None, l=None, c=None, po=o, ph=h, pl=low, pc=c)
+    start, end = day(TUESDAY)
+    assert data_quality(conn, ["GBPUSD"], start, end, now=FAR_FUTURE).sanity_error_count == 8
