@@ -165,3 +165,17 @@ def test_a_chain_link_reads_back_from_json_text_values() -> None:
 @pytest.mark.parametrize(("status", "code"), [(PASS, 0), (WARN, 0), (FAIL, 1), (None, 1), ("UNKNOWN", 1)])
 def test_exit_codes(status, code) -> None:
     assert exit_code_for(status) == code
+
+
+def test_an_error_code_counted_zero_times_is_not_negative() -> None:
+    assert clean(fail_by_code={"E_SEM_DIR": 0}).verdict() == Verdict(PASS, ())
+    assert clean(duplicate_events=-1, fail_by_code={"E_SEM_DIR": 0}).verdict().warnings == (
+        "invariant broken: counts are non-negative (negative: duplicate_events)",
+    )
+
+
+def test_outcomes_without_an_attempted_count_are_shown_as_zero_attempted() -> None:
+    assert clean(outcomes_inserted=2).verdict().warnings == (
+        "invariant broken: outcomes_attempted = outcomes_inserted + outcomes_skipped + outcomes_failed"
+        " (0 != 2 + 0 + 0)",
+    )
