@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ovc_assets.calendar import Block
-from ovc_assets.runs.quality import NULL_RATE_ALLOWED_COLUMNS, data_quality
+from ovc_assets.runs.quality import NULL_RATE_ALLOWED_COLUMNS, Ready0SpikeRule, data_quality
 from ovc_assets_tests.runs.test_runs_quality import FAR_FUTURE, TUESDAY, day, put
 
 NAIVE = datetime(2026, 1, 13, 22)
@@ -121,3 +121,9 @@ def test_each_ohlc_rule_alone_counts_for_live_and_provider_prices(conn) -> None:
         put(conn, Block(TUESDAY, next(letters)), o=None, h=None, l=None, c=None, po=o, ph=h, pl=low, pc=c)
     start, end = day(TUESDAY)
     assert data_quality(conn, ["GBPUSD"], start, end, now=FAR_FUTURE).sanity_error_count == 8
+
+
+def test_a_rule_that_allows_a_single_row_judges_it_and_never_divides_by_zero() -> None:
+    rule = Ready0SpikeRule(min_count=1)
+    assert rule.is_spike(ready0=1, ready_known=1, baseline_ready0=0, baseline_known=10)
+    assert not Ready0SpikeRule(min_count=0).is_spike(ready0=0, ready_known=0, baseline_ready0=0, baseline_known=10)
