@@ -56,10 +56,13 @@ def _price_set_broken(o: str, h: str, low: str, c: str) -> sql.Composable:
     ).format(values=values, o=cols[0], h=cols[1], l=cols[2], c=cols[3])
 
 
-SANITY_BROKEN = sql.SQL("({} OR {})").format(
-    _price_set_broken("o", "h", "l", "c"),
-    _price_set_broken("provider_o", "provider_h", "provider_l", "provider_c"),
-)
+def _sanity_broken() -> sql.Composable:
+    """True when the TradingView or the provider price set of a row is broken."""
+    # Built per call, not at import, so a mutation tester can switch _price_set_broken.
+    return sql.SQL("({} OR {})").format(
+        _price_set_broken("o", "h", "l", "c"),
+        _price_set_broken("provider_o", "provider_h", "provider_l", "provider_c"),
+    )
 
 # One scan over [baseline_start, end): figures for the range and the ready0 baseline.
 QUALITY_SQL = sql.SQL(
@@ -175,7 +178,7 @@ def data_quality(
         )
         for name in null_rate_columns
     )
-    query = QUALITY_SQL.format(sanity_broken=SANITY_BROKEN, null_counts=null_counts)
+    query = QUALITY_SQL.format(sanity_broken=_sanity_broken(), null_counts=null_counts)
     params = {
         **bounds,
         "baseline_start": range_start - timedelta(days=spike_rule.baseline_days),
