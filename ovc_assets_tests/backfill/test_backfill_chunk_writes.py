@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
 from ovc_assets.backfill import engine
 from ovc_assets.backfill.sources import csv_candle_source
 from ovc_assets.calendar import Block
@@ -17,6 +20,9 @@ from ovc_assets_tests.backfill.conftest import market_candles, write_generic_csv
 WINDOW = (Block(date(2026, 3, 1), "A").start_utc, Block(date(2026, 3, 4), "A").start_utc)
 CHUNK_BLOCKS = 10
 SHOW_SQL = "SHOW synchronous_commit"
+# The tests' private embedded server runs with synchronous_commit off for speed; this test's
+# database must start from the durable default to show what the backfill changes.
+DURABLE_DEFAULT_SQL = "ALTER DATABASE {} SET synchronous_commit = on"
 # Rows whose spine prices differ, bit for bit, from the server's own arithmetic on the candle.
 PRICES_NOT_FROM_CANDLE_SQL = """
 SELECT count(*) FROM ovc.ovc_blocks_v01
@@ -56,6 +62,8 @@ def test_chunks_commit_asynchronously_and_the_completion_synchronously(database_
 
         return record_then_write
 
+    with connect(database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL(DURABLE_DEFAULT_SQL).format(sql.Identifier(conninfo_to_dict(database_url)["dbname"])))
     monkeypatch.setattr(engine, "advance_checkpoint", recording("chunk", engine.advance_checkpoint))
     monkeypatch.setattr(engine, "complete_checkpoint", recording("completion", engine.complete_checkpoint))
     backfill_a_few_days(database_url, tmp_path)
