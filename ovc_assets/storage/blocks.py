@@ -125,10 +125,23 @@ def _candle_columns(rows: Sequence[Sequence[object]]) -> dict[str, np.ndarray]:
     return columns
 
 
-def _copy(conn: psycopg.Connection, table: sql.Composable, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
-    copy_statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, sql.SQL(", ").join(map(sql.Identifier, columns)))
+def _copy(
+    conn: psycopg.Connection,
+    table: sql.Composable,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[object]] = (),
+    *,
+    binary_payload: bytes | None = None,
+) -> int:
+    """COPY `rows` (tuples, text format) or a whole binary COPY stream into `table`; the row count."""
+    binary = sql.SQL(" (FORMAT BINARY)") if binary_payload is not None else sql.SQL("")
+    copy_statement = sql.SQL("COPY {} ({}) FROM STDIN{}").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, columns)), binary
+    )
     with conn.cursor() as cursor:
         with cursor.copy(copy_statement) as copy:
+            if binary_payload is not None:
+                copy.write(binary_payload)
             for row in rows:
                 copy.write_row(row)
         return cursor.rowcount
@@ -162,23 +175,13 @@ def _utc(times: pd.Series) -> list[object]:
     return [time.tz_localize("UTC").to_pydatetime() for time in times]
 
 
-def _copy_binary(conn: psycopg.Connection, table: sql.Composable, columns: Sequence[str], payload: bytes) -> int:
-    copy_statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        table, sql.SQL(", ").join(map(sql.Identifier, columns))
-    )
-    with conn.cursor() as cursor:
-        with cursor.copy(copy_statement) as copy:
-            copy.write(payload)
-        return cursor.rowcount
-
-
 def _copy_if_range_is_empty(conn: psycopg.Connection, columns: Mapping[str, np.ndarray], payload: bytes) -> int | None:
     """Copy the rows into the spine if it holds nothing in their range; None when the merge is needed."""
     if conn.execute(load_query("blocks_provider_range_stored"), _ranges(columns)).fetchone()[0]:
         return None
     try:
         with conn.transaction():
-            return _copy_binary(conn, sql.Identifier("ovc", "ovc_blocks_v01"), PROVIDER_ROW_COLUMNS, payload)
+            return _copy(conn, sql.Identifier("ovc", "ovc_blocks_v01"), PROVIDER_ROW_COLUMNS, binary_payload=payload)
     except psycopg.errors.UniqueViolation:
         return None
 
@@ -205,7 +208,7 @@ def upsert_provider_columns(conn: psycopg.Connection, columns: Mapping[str, np.n
             return UpsertCounts(attempted=copied, inserted=copied, updated=0)
         return _merge(
             conn, "ovc_blocks_v01", PROVIDER_ROW_COLUMNS, "blocks_upsert_provider",
-            lambda stage: _copy_binary(conn, stage, PROVIDER_ROW_COLUMNS, payload),
+            lambda stage: _copy(conn, stage, PROVIDER_ROW_COLUMNS, binary_payload=payload),
         )  # fmt: skip
 
 
