@@ -1,6 +1,7 @@
 """Dagster bookkeeping of range runs (issue 12), run by hand; prints a Markdown section for RESULTS.md.
 
     .venv/bin/python benchmarks/bench_bookkeeping.py [--server-dsn DSN] [--m1-years 0] [--h1-years 0] [--switches-off]
+        [--range-runs-only]
 
 On a scratch database of `--server-dsn` (dropped at the end), with the Dagster instance in
 PostgreSQL beside it, as `ovc` uses it:
@@ -12,7 +13,8 @@ PostgreSQL beside it, as `ovc` uses it:
    `--h1-years N` > 0: the same years as two H1 bars per block (as many partitions, a data path
    60 times smaller: the bookkeeping of that many partitions);
 3. in-process on the same instance: a live range run of `ovc_blocks` over 60 partitions
-   (no alerts landed) against an empty range run (an asset doing nothing) over the same range.
+   (no alerts landed) against an empty range run (an asset doing nothing) over the same range
+   (`--range-runs-only`: this part alone, e.g. under a profiler).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def ovc_backfill(path: Path, environment: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def range_runs(dsn: str, partitions: int) -> dict[str, float]:
+def range_runs(dsn: str, partitions: int, rounds: int) -> dict[str, float]:
     """Seconds of a live `ovc_blocks` range run and of an empty range run over the same partitions."""
     first = Block(date(2026, 2, 1), "A")
     blocks_2h = blocks_2h_partitions(first.start_utc)
@@ -94,7 +96,7 @@ def range_runs(dsn: str, partitions: int) -> dict[str, float]:
     resources = {"ovc_database": PostgresResource(database_url=dsn), "pipeline": PipelineSettings()}
     seconds: dict[str, list[float]] = {"empty range run": [], "live ovc_blocks range run": []}
     with open_dagster_instance(dsn) as instance:
-        for _ in range(3):
+        for _ in range(rounds):
             for name, asset in (("empty range run", empty_range), ("live ovc_blocks range run", blocks)):
                 started = time.perf_counter()
                 dg.materialize([asset], instance=instance, resources=resources, tags=tags, run_config=QUIET_RUN_CONFIG)
@@ -108,6 +110,8 @@ def main() -> None:
     parser.add_argument("--m1-years", type=int, default=0)
     parser.add_argument("--h1-years", type=int, default=0)
     parser.add_argument("--switches-off", action="store_true")
+    parser.add_argument("--range-runs-only", action="store_true")
+    parser.add_argument("--range-rounds", type=int, default=3)
     args = parser.parse_args()
     name = f"bench_bookkeeping_{os.getpid()}"
     with connect(args.server_dsn, autocommit=True) as conn:
@@ -128,13 +132,15 @@ def main() -> None:
         ovc_backfill(one_block, environment)  # untimed: the first `ovc` run creates the Dagster instance's tables
         cli: dict[str, list[float]] = {}
         switch_states = [("switches set by ovc", {})] + [("switches off", SWITCHES_OFF)] * args.switches_off
+        if args.range_runs_only:
+            switch_states = []
         for _ in range(ROUNDS):
             for label, overrides in switch_states:
                 for size, path in (("one block", one_block), ("year of H1", year)):
                     cli.setdefault(f"{size}, {label}", []).append(ovc_backfill(path, {**environment, **overrides}))
         years_runs = []
         for label, years, bar_seconds, bars_per_block in (("M1", args.m1_years, 60, 120), ("H1", args.h1_years, 3600, 2)):
-            if years:
+            if years and not args.range_runs_only:
                 first = Block(date(2005, 1, 2), "A").start_utc
                 starts = open_block_starts(first, first + timedelta(days=365 * years))
                 bars = (starts[:, None] + np.arange(bars_per_block) * bar_seconds).ravel()
@@ -145,7 +151,7 @@ def main() -> None:
             os.environ.setdefault(*name_value)
         for key in ("OVC_HOME", "DAGSTER_HOME", DAGSTER_URL_ENV):
             os.environ[key] = environment[key]
-        ranges = range_runs(dsn, 60)
+        ranges = range_runs(dsn, 60, args.range_rounds)
     finally:
         with connect(args.server_dsn, autocommit=True) as conn:
             for database in (f"{name}_dagster", name):
@@ -160,9 +166,12 @@ def main() -> None:
         f"{dg.__version__}, instance in PostgreSQL; 1-minute load average {os.getloadavg()[0]:.1f} at the end "
         "(the machine is shared with parallel work).",
         "",
-        f"| `ovc backfill csv` (a whole `ovc` process, {ROUNDS} run(s) each) | seconds | vs one block, same switches |",
-        "|---|---:|---:|",
     ]
+    if cli:
+        lines += [
+            f"| `ovc backfill csv` (a whole `ovc` process, {ROUNDS} run(s) each) | seconds | vs one block, same switches |",
+            "|---|---:|---:|",
+        ]
     for label, _ in switch_states:
         base = medians[f"one block, {label}"]
         for size in ("one block", "year of H1"):
@@ -172,7 +181,7 @@ def main() -> None:
         lines += ["", f"{label}: {bars:,} bars -> {blocks:,} blocks ({years} years, one symbol), `ovc backfill csv` "
                   f"end to end: {seconds:.1f} s."]  # fmt: skip
     floor = ranges["empty range run"]
-    lines += ["", "| range run over 60 2H partitions, in-process, median of 3 | seconds | vs empty |", "|---|---:|---:|"]
+    lines += ["", f"| range run over 60 2H partitions, in-process, median of {args.range_rounds} | seconds | vs empty |", "|---|---:|---:|"]
     lines += [f"| {key} | {value:.2f} | {value / floor:.2f}x |" for key, value in ranges.items()]
     print("\n".join(lines))
 
