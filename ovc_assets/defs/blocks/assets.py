@@ -58,7 +58,8 @@ def ingest_window(
         prepared = prepare_rows(kind, events, run_id, counts) if events else PreparedBlocks()
         counts.insert_attempted += counts.parse_ok
         try:
-            merged = upsert(conn, prepared.rows)
+            # Staging nothing still creates and drops a temporary table (catalog writes).
+            merged = upsert(conn, prepared.rows) if prepared.rows else UpsertCounts(attempted=0, inserted=0, updated=0)
         except psycopg.Error:
             counts.insert_failed += len(prepared.rows)
             counts.insert_skipped += prepared.superseded
