@@ -1,7 +1,10 @@
 """PostgreSQL's binary COPY format, built column-wise with numpy: no Python object per value,
 and no text for the server to parse (timestamps, dates and doubles arrive as the server stores
 them). Rows are grouped by the widths of their text values and by which values are NULL, each
-group one numpy record array; the groups follow one another, which COPY does not mind."""
+group one numpy record array; the groups follow one another, which COPY does not mind.
+
+`read_binary_copy` reads a `COPY (SELECT ...) TO STDOUT (FORMAT BINARY)` stream of fixed-width,
+non-NULL columns back into numpy columns the same way: one record array over the whole stream."""
 
 from __future__ import annotations
 
@@ -10,7 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+SIGNATURE_START = b"PGCOPY\n\xff\r\n\x00"
+SIGNATURE = SIGNATURE_START + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 TRAILER = (-1).to_bytes(2, "big", signed=True)
 PG_EPOCH_US = np.datetime64("2000-01-01T00:00:00", "us")
 PG_EPOCH_DAY = np.datetime64("2000-01-01", "D")
@@ -75,3 +79,34 @@ def binary_copy(pg_types: Sequence[str], columns: Sequence[np.ndarray], nulls: S
         parts.append(records.tobytes())
     parts.append(TRAILER)
     return b"".join(parts)
+
+
+def _column_values(pg_type: str, wire: np.ndarray) -> np.ndarray:
+    if pg_type == "timestamptz":
+        return PG_EPOCH_US + wire.astype(np.int64).astype("timedelta64[us]")
+    if pg_type == "date":
+        return PG_EPOCH_DAY + wire.astype(np.int64).astype("timedelta64[D]")
+    if pg_type == "bool":
+        return wire.astype(bool)
+    return wire.astype(FIXED_TYPES[pg_type].newbyteorder("="))
+
+
+def read_binary_copy(stream: bytes, pg_types: Sequence[str]) -> list[np.ndarray]:
+    """The columns of a binary COPY `stream` whose columns are of the fixed-width `pg_types`
+    (FIXED_TYPES) and never NULL (coalesce them in the query), as numpy arrays: timestamps as
+    UTC datetime64[us], dates as datetime64[D], numbers in native byte order."""
+    if not stream.startswith(SIGNATURE_START):
+        raise ValueError("not a binary COPY stream")
+    header_end = len(SIGNATURE) + int.from_bytes(stream[len(SIGNATURE) - 4 : len(SIGNATURE)], "big")
+    fields = [("count", ">i2")]
+    for index, pg_type in enumerate(pg_types):
+        fields += [(f"length{index}", ">i4"), (f"value{index}", FIXED_TYPES[pg_type])]
+    record = np.dtype(fields)
+    body = memoryview(stream)[header_end : len(stream) - len(TRAILER)]
+    if bytes(stream[len(stream) - len(TRAILER) :]) != TRAILER or len(body) % record.itemsize:
+        raise ValueError("the stream's rows are not all of the expected fixed width (a NULL, or other types?)")
+    records = np.frombuffer(body, dtype=record)
+    for index, pg_type in enumerate(pg_types):
+        if (records["count"] != len(pg_types)).any() or (records[f"length{index}"] != FIXED_TYPES[pg_type].itemsize).any():
+            raise ValueError(f"column {index} of the stream is not a non-NULL {pg_type}")
+    return [_column_values(pg_type, records[f"value{index}"]) for index, pg_type in enumerate(pg_types)]

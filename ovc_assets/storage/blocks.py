@@ -5,11 +5,15 @@ Two writers share the table: live TradingView blocks (MIN fields and OHLC) and p
 candles (history backfill, into provider_* and, where no live row exists, OHLC). Each merge
 skips rows whose values would not change, so reruns are no-ops.
 
-A provider chunk whose symbols have no stored block in its time range (a first load) is
+A provider chunk first reads the stored provider columns of its key ranges in one binary COPY
+(`blocks_provider_stored.sql`). If the spine holds nothing there (a first load), the chunk is
 copied straight into the spine, which is what the merge would do to each row anyway, without
 a staging table and without the merge's row-at-a-time INSERT (COPY writes its rows in
 batches); if a concurrent writer (the receiver) lands one of those keys in the meantime, the
 COPY's unique violation is rolled back to a savepoint and the chunk goes through the merge.
+Otherwise the chunk is compared with what is stored in numpy, and only its new rows and those
+whose provider tuple changed are staged and merged (the merge still judges each of them by its
+rules); a rerun of unchanged candles writes nothing.
 Provider rows travel column-wise (numpy arrays) and in PostgreSQL's binary COPY format
 (`binary_copy`). The prices a provider row fills where no live row owns them (o .. dir,
 source) are computed by `block_prices` before the write, so the COPY and the merge store the
@@ -28,7 +32,7 @@ import psycopg
 from psycopg import sql
 
 from ovc_assets.project_files import project_dir
-from ovc_assets.storage.binary_copy import binary_copy
+from ovc_assets.storage.binary_copy import binary_copy, read_binary_copy
 
 BLOCK_TYPE_2H = "2H"
 SCHEMA_VER = "v01"
@@ -52,6 +56,13 @@ PROVIDER_BLOCK_COLUMNS = (
 PROVIDER_PRICE_COLUMNS = ("o", "h", "l", "c", "volume", "rng", "body", "ret", "dir", "source")
 # What a provider row writes: the candle, then its prices (`block_prices`), with their types.
 PROVIDER_ROW_COLUMNS = PROVIDER_BLOCK_COLUMNS + PROVIDER_PRICE_COLUMNS
+# The provider tuple the merge compares (`blocks_upsert_provider.sql`) but its source, which
+# `blocks_provider_stored.sql` compares with the key range's; read back as STORED_PROVIDER_TYPES.
+COMPARED_PROVIDER_COLUMNS = (
+    "provider_o", "provider_h", "provider_l", "provider_c", "provider_volume", "provider_bar_count", "provider_partial",
+)  # fmt: skip
+RANGE_KEY_COLUMNS = ("symbol", "block_type", "schema_ver", "provider_source")
+STORED_PROVIDER_TYPES = ("int4", "timestamptz", *["float8"] * 5, "int4", "int4", "bool")
 PROVIDER_ROW_TYPES = {
     **dict.fromkeys(("symbol", "block_type", "schema_ver", "bid", "block2h", "block4h", "provider_source", "run_id", "source"), "text"),
     **dict.fromkeys(("block_start", "block_end"), "timestamptz"),
@@ -165,23 +176,66 @@ def _merge(
     return UpsertCounts(attempted=attempted, inserted=inserted, updated=len(results) - inserted)
 
 
-def _ranges(columns: Mapping[str, np.ndarray]) -> dict[str, list[object]]:
-    """Per symbol, the first and last block_start of the rows."""
-    starts = pd.Series(columns["block_start"]).groupby(np.asarray(columns["symbol"])).agg(["min", "max"])
-    return {"symbols": starts.index.tolist(), "firsts": _utc(starts["min"]), "lasts": _utc(starts["max"])}
+def _key_ranges(columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str, list[object]]]:
+    """Each row's key range (1-based; one per symbol, block type, schema version and source) and
+    the ranges with their first and last block_start: the parameters of `blocks_provider_stored`."""
+    frame = pd.DataFrame({name: columns[name] for name in (*RANGE_KEY_COLUMNS, "block_start")})
+    of_row = frame.groupby(list(RANGE_KEY_COLUMNS), sort=False, dropna=False).ngroup().to_numpy() + 1
+    ranges = frame.groupby(of_row).agg(
+        **{name: (name, "first") for name in RANGE_KEY_COLUMNS}, first=("block_start", "min"), last=("block_start", "max")
+    )
+    return of_row, {
+        "symbols": ranges["symbol"].tolist(), "block_types": ranges["block_type"].tolist(),
+        "schema_vers": ranges["schema_ver"].tolist(), "sources": ranges["provider_source"].tolist(),
+        "firsts": _utc(ranges["first"]), "lasts": _utc(ranges["last"]),
+    }  # fmt: skip
 
 
 def _utc(times: pd.Series) -> list[object]:
     return [time.tz_localize("UTC").to_pydatetime() for time in times]
 
 
-def _copy_if_range_is_empty(conn: psycopg.Connection, columns: Mapping[str, np.ndarray], payload: bytes) -> int | None:
-    """Copy the rows into the spine if it holds nothing in their range; None when the merge is needed."""
-    if conn.execute(load_query("blocks_provider_range_stored"), _ranges(columns)).fetchone()[0]:
-        return None
+def _stored_provider_columns(conn: psycopg.Connection, ranges: Mapping[str, list[object]]) -> list[np.ndarray]:
+    """The stored rows of the key ranges: key range, block_start, then `STORED_PROVIDER_TYPES`."""
+    with conn.cursor() as cursor, cursor.copy(load_query("blocks_provider_stored"), ranges) as copy:
+        stream = b"".join(copy)
+    return read_binary_copy(stream, STORED_PROVIDER_TYPES)
+
+
+def _new_or_changed(columns: Mapping[str, np.ndarray], of_row: np.ndarray, stored: Sequence[np.ndarray]) -> np.ndarray:
+    """Which rows the merge would write: new keys, and keys whose stored provider tuple differs."""
+    key_range, block_start, *values, same_source = stored
+    microseconds = [np.asarray(times).astype("datetime64[us]").view(np.int64) for times in (block_start, columns["block_start"])]
+    found = pd.MultiIndex.from_arrays([key_range, microseconds[0]]).get_indexer(
+        pd.MultiIndex.from_arrays([of_row, microseconds[1]])
+    )
+    matched = found >= 0
+    at = found[matched]
+    unchanged = same_source[at]
+    for name, stored_values in zip(COMPARED_PROVIDER_COLUMNS, values, strict=True):
+        staged, kept = np.asarray(columns[name])[matched], stored_values[at]
+        if kept.dtype.kind == "f":
+            unchanged &= (staged == kept) | (np.isnan(staged) & np.isnan(kept))
+        else:
+            unchanged &= staged.astype(np.int64) == kept
+    changed = ~matched
+    changed[matched] = ~unchanged
+    return changed
+
+
+def _provider_payload(columns: Mapping[str, np.ndarray]) -> bytes:
+    return binary_copy(
+        [PROVIDER_ROW_TYPES[column] for column in PROVIDER_ROW_COLUMNS],
+        [columns[column] for column in PROVIDER_ROW_COLUMNS],
+        [np.isnan(columns[column]) if PROVIDER_ROW_TYPES[column] == "float8" else None for column in PROVIDER_ROW_COLUMNS],
+    )
+
+
+def _copy_into_spine(conn: psycopg.Connection, columns: Mapping[str, np.ndarray]) -> int | None:
+    """Copy the rows straight into the spine; None if a key exists (landed meanwhile): then the merge is needed."""
     try:
         with conn.transaction():
-            return _copy(conn, sql.Identifier("ovc", "ovc_blocks_v01"), PROVIDER_ROW_COLUMNS, binary_payload=payload)
+            return _copy(conn, sql.Identifier("ovc", "ovc_blocks_v01"), PROVIDER_ROW_COLUMNS, binary_payload=_provider_payload(columns))
     except psycopg.errors.UniqueViolation:
         return None
 
@@ -197,19 +251,27 @@ def upsert_provider_columns(conn: psycopg.Connection, columns: Mapping[str, np.n
     """Merge provider rows given column-wise: a numpy array per `PROVIDER_ROW_COLUMNS` column, of
     its `PROVIDER_ROW_TYPES` type (timestamps as UTC datetime64, NaN volumes unknown), unique by
     primary key."""
-    payload = binary_copy(
-        [PROVIDER_ROW_TYPES[column] for column in PROVIDER_ROW_COLUMNS],
-        [columns[column] for column in PROVIDER_ROW_COLUMNS],
-        [np.isnan(columns[column]) if PROVIDER_ROW_TYPES[column] == "float8" else None for column in PROVIDER_ROW_COLUMNS],
-    )
+    count = len(columns["symbol"])
+    if not count:
+        return UpsertCounts(attempted=0, inserted=0, updated=0)
     with conn.transaction():
-        copied = _copy_if_range_is_empty(conn, columns, payload) if len(columns["symbol"]) else None
-        if copied is not None:
-            return UpsertCounts(attempted=copied, inserted=copied, updated=0)
-        return _merge(
+        of_row, ranges = _key_ranges(columns)
+        stored = _stored_provider_columns(conn, ranges)
+        if len(stored[0]):
+            changed = _new_or_changed(columns, of_row, stored)
+        else:
+            copied = _copy_into_spine(conn, columns)
+            if copied is not None:
+                return UpsertCounts(attempted=copied, inserted=copied, updated=0)
+            changed = np.ones(count, dtype=bool)
+        if not changed.any():
+            return UpsertCounts(attempted=count, inserted=0, updated=0)
+        rows = {column: np.asarray(columns[column])[changed] for column in PROVIDER_ROW_COLUMNS}
+        merged = _merge(
             conn, "ovc_blocks_v01", PROVIDER_ROW_COLUMNS, "blocks_upsert_provider",
-            lambda stage: _copy(conn, stage, PROVIDER_ROW_COLUMNS, binary_payload=payload),
+            lambda stage: _copy(conn, stage, PROVIDER_ROW_COLUMNS, binary_payload=_provider_payload(rows)),
         )  # fmt: skip
+    return UpsertCounts(attempted=count, inserted=merged.inserted, updated=merged.updated)
 
 
 def upsert_provider_blocks(conn: psycopg.Connection, rows: Iterable[Sequence[object]]) -> UpsertCounts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 
 from ovc_assets.calendar import Block
@@ -35,11 +36,8 @@ def table_rows(database_url: str) -> list[object]:
 
 
 def staged_keys_never_exist(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As if another writer landed a staged key between the existence check and the insert."""
-    real_load_query = blocks.load_query
-    monkeypatch.setattr(
-        blocks, "load_query", lambda name: "SELECT false" if name == "blocks_provider_range_stored" else real_load_query(name)
-    )
+    """As if another writer landed a staged key between the read of the stored rows and the insert."""
+    monkeypatch.setattr(blocks, "_stored_provider_columns", lambda conn, ranges: [np.empty(0)] * len(blocks.STORED_PROVIDER_TYPES))
 
 
 FIRST = Block(date(2026, 1, 12), "A")
@@ -50,7 +48,7 @@ def test_a_first_load_of_new_keys_stores_what_the_merge_stores(create_test_datab
     rows = provider_rows(FIRST, 30, 1.25, "run-1")
     with connect(fast) as conn, conn.transaction():
         fast_counts = upsert_provider_blocks(conn, rows)
-    monkeypatch.setattr(blocks, "_copy_if_range_is_empty", lambda conn, columns, payload: None)
+    monkeypatch.setattr(blocks, "_copy_into_spine", lambda conn, columns: None)
     with connect(merged) as conn, conn.transaction():
         merged_counts = upsert_provider_blocks(conn, rows)
 
