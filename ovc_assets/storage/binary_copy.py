@@ -3,8 +3,8 @@ and no text for the server to parse (timestamps, dates and doubles arrive as the
 them). Rows are grouped by the widths of their text values and by which values are NULL, each
 group one numpy record array; the groups follow one another, which COPY does not mind.
 
-`read_binary_copy` reads a `COPY (SELECT ...) TO STDOUT (FORMAT BINARY)` stream of fixed-width,
-non-NULL columns back into numpy columns the same way: one record array over the whole stream."""
+`read_sent_records` reads fixed-width values the server encoded the same way (its send
+functions, concatenated into one bytea per query) back into numpy columns: one record array."""
 
 from __future__ import annotations
 
@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-SIGNATURE_START = b"PGCOPY\n\xff\r\n\x00"
-SIGNATURE = SIGNATURE_START + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
 TRAILER = (-1).to_bytes(2, "big", signed=True)
 PG_EPOCH_US = np.datetime64("2000-01-01T00:00:00", "us")
 PG_EPOCH_DAY = np.datetime64("2000-01-01", "D")
@@ -91,22 +90,13 @@ def _column_values(pg_type: str, wire: np.ndarray) -> np.ndarray:
     return wire.astype(FIXED_TYPES[pg_type].newbyteorder("="))
 
 
-def read_binary_copy(stream: bytes, pg_types: Sequence[str]) -> list[np.ndarray]:
-    """The columns of a binary COPY `stream` whose columns are of the fixed-width `pg_types`
-    (FIXED_TYPES) and never NULL (coalesce them in the query), as numpy arrays: timestamps as
-    UTC datetime64[us], dates as datetime64[D], numbers in native byte order."""
-    if not stream.startswith(SIGNATURE_START):
-        raise ValueError("not a binary COPY stream")
-    header_end = len(SIGNATURE) + int.from_bytes(stream[len(SIGNATURE) - 4 : len(SIGNATURE)], "big")
-    fields = [("count", ">i2")]
-    for index, pg_type in enumerate(pg_types):
-        fields += [(f"length{index}", ">i4"), (f"value{index}", FIXED_TYPES[pg_type])]
-    record = np.dtype(fields)
-    body = memoryview(stream)[header_end : len(stream) - len(TRAILER)]
-    if bytes(stream[len(stream) - len(TRAILER) :]) != TRAILER or len(body) % record.itemsize:
-        raise ValueError("the stream's rows are not all of the expected fixed width (a NULL, or other types?)")
-    records = np.frombuffer(body, dtype=record)
-    for index, pg_type in enumerate(pg_types):
-        if (records["count"] != len(pg_types)).any() or (records[f"length{index}"] != FIXED_TYPES[pg_type].itemsize).any():
-            raise ValueError(f"column {index} of the stream is not a non-NULL {pg_type}")
-    return [_column_values(pg_type, records[f"value{index}"]) for index, pg_type in enumerate(pg_types)]
+def read_sent_records(records: bytes, pg_types: Sequence[str]) -> list[np.ndarray]:
+    """The columns of fixed-width records the server sent back to back in one bytea, each record
+    its values' binary send forms (`int4send(..) || float8send(..) || ..`, PostgreSQL's binary
+    COPY encoding without the lengths) of the `pg_types` (FIXED_TYPES): timestamps as UTC
+    datetime64[us], dates as datetime64[D], numbers in native byte order."""
+    record = np.dtype([(f"value{index}", FIXED_TYPES[pg_type]) for index, pg_type in enumerate(pg_types)])
+    if len(records) % record.itemsize:
+        raise ValueError(f"{len(records)} bytes are not a whole number of {record.itemsize}-byte records of {list(pg_types)}")
+    array = np.frombuffer(records, dtype=record)
+    return [_column_values(pg_type, array[f"value{index}"]) for index, pg_type in enumerate(pg_types)]

@@ -5,8 +5,8 @@ Two writers share the table: live TradingView blocks (MIN fields and OHLC) and p
 candles (history backfill, into provider_* and, where no live row exists, OHLC). Each merge
 skips rows whose values would not change, so reruns are no-ops.
 
-A provider chunk first reads the stored provider columns of its key ranges in one binary COPY
-(`blocks_provider_stored.sql`). If the spine holds nothing there (a first load), the chunk is
+A provider chunk first reads the stored provider columns of its key ranges in one query, as
+fixed-width binary records (`blocks_provider_stored.sql`). If the spine holds nothing there (a first load), the chunk is
 copied straight into the spine, which is what the merge would do to each row anyway, without
 a staging table and without the merge's row-at-a-time INSERT (COPY writes its rows in
 batches); if a concurrent writer (the receiver) lands one of those keys in the meantime, the
@@ -32,7 +32,7 @@ import psycopg
 from psycopg import sql
 
 from ovc_assets.project_files import project_dir
-from ovc_assets.storage.binary_copy import binary_copy, read_binary_copy
+from ovc_assets.storage.binary_copy import binary_copy, read_sent_records
 
 BLOCK_TYPE_2H = "2H"
 SCHEMA_VER = "v01"
@@ -179,15 +179,14 @@ def _merge(
 def _key_ranges(columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str, list[object]]]:
     """Each row's key range (1-based; one per symbol, block type, schema version and source) and
     the ranges with their first and last block_start: the parameters of `blocks_provider_stored`."""
-    frame = pd.DataFrame({name: columns[name] for name in (*RANGE_KEY_COLUMNS, "block_start")})
-    of_row = frame.groupby(list(RANGE_KEY_COLUMNS), sort=False, dropna=False).ngroup().to_numpy() + 1
-    ranges = frame.groupby(of_row).agg(
-        **{name: (name, "first") for name in RANGE_KEY_COLUMNS}, first=("block_start", "min"), last=("block_start", "max")
-    )
-    return of_row, {
-        "symbols": ranges["symbol"].tolist(), "block_types": ranges["block_type"].tolist(),
-        "schema_vers": ranges["schema_ver"].tolist(), "sources": ranges["provider_source"].tolist(),
-        "firsts": _utc(ranges["first"]), "lasts": _utc(ranges["last"]),
+    codes = [pd.factorize(np.asarray(columns[name]), use_na_sentinel=False)[0] for name in RANGE_KEY_COLUMNS]
+    of_row = pd.factorize(np.ravel_multi_index(codes, [code.max() + 1 for code in codes]))[0]
+    _, first_row = np.unique(of_row, return_index=True)
+    bounds = pd.Series(columns["block_start"]).groupby(of_row).agg(["min", "max"])
+    keys = {name: np.asarray(columns[name])[first_row].tolist() for name in RANGE_KEY_COLUMNS}
+    return of_row + 1, {
+        "symbols": keys["symbol"], "block_types": keys["block_type"], "schema_vers": keys["schema_ver"],
+        "sources": keys["provider_source"], "firsts": _utc(bounds["min"]), "lasts": _utc(bounds["max"]),
     }  # fmt: skip
 
 
@@ -197,9 +196,8 @@ def _utc(times: pd.Series) -> list[object]:
 
 def _stored_provider_columns(conn: psycopg.Connection, ranges: Mapping[str, list[object]]) -> list[np.ndarray]:
     """The stored rows of the key ranges: key range, block_start, then `STORED_PROVIDER_TYPES`."""
-    with conn.cursor() as cursor, cursor.copy(load_query("blocks_provider_stored"), ranges) as copy:
-        stream = b"".join(copy)
-    return read_binary_copy(stream, STORED_PROVIDER_TYPES)
+    (records,) = conn.execute(load_query("blocks_provider_stored"), ranges, binary=True).fetchone()
+    return read_sent_records(records or b"", STORED_PROVIDER_TYPES)
 
 
 def _new_or_changed(columns: Mapping[str, np.ndarray], of_row: np.ndarray, stored: Sequence[np.ndarray]) -> np.ndarray:
