@@ -179,7 +179,7 @@ def _merge(
 def _key_ranges(columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str, list[object]]]:
     """Each row's key range (1-based; one per symbol, block type, schema version and source) and
     the ranges with their first and last block_start: the parameters of `blocks_provider_stored`."""
-    codes = [pd.factorize(np.asarray(columns[name]), use_na_sentinel=False)[0] for name in RANGE_KEY_COLUMNS]
+    codes = [_codes(np.asarray(columns[name])) for name in RANGE_KEY_COLUMNS]
     of_row = pd.factorize(np.ravel_multi_index(codes, [code.max() + 1 for code in codes]))[0]
     _, first_row = np.unique(of_row, return_index=True)
     bounds = pd.Series(columns["block_start"]).groupby(of_row).agg(["min", "max"])
@@ -188,6 +188,14 @@ def _key_ranges(columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str
         "symbols": keys["symbol"], "block_types": keys["block_type"], "schema_vers": keys["schema_ver"],
         "sources": keys["provider_source"], "firsts": _utc(bounds["min"]), "lasts": _utc(bounds["max"]),
     }  # fmt: skip
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """The values as integer codes, equal values one code (None one code too)."""
+    # Most chunks are one symbol and source: one comparison per value instead of hashing each.
+    if (values == values[0]).all():
+        return np.zeros(len(values), dtype=np.intp)
+    return pd.factorize(values, use_na_sentinel=False)[0]
 
 
 def _utc(times: pd.Series) -> list[object]:
