@@ -13,7 +13,7 @@ CSV files in a temporary folder.
       run's progress events, and the whole run's wall time (checks included);
    b. write path only, on the same database and the same rows (built beforehand): the upsert
       (`upsert_provider_columns`, chunks of `--chunk-blocks`, each committed), its rerun (every
-      row a conflict), plain binary COPY of the same rows into an empty table (the ceiling; also
+      row already stored, unchanged), plain binary COPY of the same rows into an empty table (the ceiling; also
       of the candle columns alone, as this benchmark measured it before the rows carried their
       derived prices), and the upstream method, psycopg2 `executemany` of an INSERT .. ON
       CONFLICT DO UPDATE, on a sample, extrapolated. Each path's wall time comes with its CPU
@@ -357,7 +357,7 @@ def report(args: argparse.Namespace, dsn: str, two_hour: dict, writes: dict, m1:
         "| write path | wall s | CPU s | rate (wall) | vs COPY ceiling, wall | same, CPU | vs upstream, wall |",
         "|---|---:|---:|---:|---:|---:|---:|",
         write_row("upsert, first load", writes["upsert"]),
-        write_row("upsert, rerun (all conflicts, all skipped)", writes["upsert rerun"]),
+        write_row("upsert, rerun (every row stored and unchanged: nothing written)", writes["upsert rerun"]),
         write_row("(a) plain COPY of the same rows into an empty table (ceiling; binary, as the upsert sends them)", ceiling),
         write_row("plain COPY of the candle columns alone (18 of the 28; the ceiling before the rows carried their prices)", writes[COPY_CANDLE_TABLE]),
         write_row("plain COPY of the same rows into an empty table with the spine's primary key and run_id index", writes[COPY_KEYED_TABLE]),
