@@ -6,8 +6,8 @@ candles (history backfill, into provider_* and, where no live row exists, OHLC).
 skips rows whose values would not change, so reruns are no-ops.
 
 A provider chunk first reads the stored provider columns of its key ranges in one query, as
-fixed-width binary records (`blocks_provider_stored.sql`). If the spine holds nothing there (a first load), the chunk is
-copied straight into the spine, which is what the merge would do to each row anyway, without
+fixed-width binary records (`blocks_provider_stored.sql`). If the spine holds nothing there (a
+first load), the chunk is copied straight into the spine, which is what the merge would do to each row anyway, without
 a staging table and without the merge's row-at-a-time INSERT (COPY writes its rows in
 batches); if a concurrent writer (the receiver) lands one of those keys in the meantime, the
 COPY's unique violation is rolled back to a savepoint and the chunk goes through the merge.
@@ -211,10 +211,8 @@ def _stored_provider_columns(conn: psycopg.Connection, ranges: Mapping[str, list
 def _new_or_changed(columns: Mapping[str, np.ndarray], of_row: np.ndarray, stored: Sequence[np.ndarray]) -> np.ndarray:
     """Which rows the merge would write: new keys, and keys whose stored provider tuple differs."""
     key_range, block_start, *values, same_source = stored
-    microseconds = [np.asarray(times).astype("datetime64[us]").view(np.int64) for times in (block_start, columns["block_start"])]
-    found = pd.MultiIndex.from_arrays([key_range, microseconds[0]]).get_indexer(
-        pd.MultiIndex.from_arrays([of_row, microseconds[1]])
-    )
+    stored_us, staged_us = (np.asarray(t).astype("datetime64[us]").view(np.int64) for t in (block_start, columns["block_start"]))
+    found = pd.MultiIndex.from_arrays([key_range, stored_us]).get_indexer(pd.MultiIndex.from_arrays([of_row, staged_us]))
     matched = found >= 0
     at = found[matched]
     unchanged = same_source[at]
@@ -241,7 +239,8 @@ def _copy_into_spine(conn: psycopg.Connection, columns: Mapping[str, np.ndarray]
     """Copy the rows straight into the spine; None if a key exists (landed meanwhile): then the merge is needed."""
     try:
         with conn.transaction():
-            return _copy(conn, sql.Identifier("ovc", "ovc_blocks_v01"), PROVIDER_ROW_COLUMNS, binary_payload=_provider_payload(columns))
+            spine = sql.Identifier("ovc", "ovc_blocks_v01")
+            return _copy(conn, spine, PROVIDER_ROW_COLUMNS, binary_payload=_provider_payload(columns))
     except psycopg.errors.UniqueViolation:
         return None
 
