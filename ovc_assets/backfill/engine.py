@@ -46,6 +46,7 @@ from ovc_assets.providers.resample import PRICE_COLUMNS, resample_to_blocks
 from ovc_assets.runs.counts import RunCounts
 from ovc_assets.storage.blocks import (
     BLOCK_TYPE_2H,
+    NOTHING_MERGED,
     SCHEMA_VER,
     UpsertCounts,
     upsert_provider_columns,
@@ -160,7 +161,7 @@ class HistoryTally:
     blocks_committed_before: int = 0
     partial_blocks: int = 0
     chunks_committed: int = 0
-    merged: UpsertCounts = UpsertCounts(0, 0, 0)
+    merged: UpsertCounts = NOTHING_MERGED
     resumed_after: dict[str, str] = field(default_factory=dict)
 
 

@@ -97,6 +97,9 @@ class UpsertCounts:
         return self.attempted - self.success
 
 
+NOTHING_MERGED = UpsertCounts(attempted=0, inserted=0, updated=0)
+
+
 @cache
 def load_query(name: str) -> str:
     """The text of `sql/queries/<name>.sql`."""
@@ -258,7 +261,7 @@ def upsert_provider_columns(conn: psycopg.Connection, columns: Mapping[str, np.n
     primary key."""
     count = len(columns["symbol"])
     if not count:
-        return UpsertCounts(attempted=0, inserted=0, updated=0)
+        return NOTHING_MERGED
     with conn.transaction():
         of_row, ranges = _key_ranges(columns)
         stored = _stored_provider_columns(conn, ranges)

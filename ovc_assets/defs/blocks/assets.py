@@ -25,6 +25,7 @@ from ovc_assets.pipeline.block_rows import (
 from ovc_assets.runs.counts import tracked_step
 from ovc_assets.runs.tags import RUN_TYPE_TAG, RunType
 from ovc_assets.storage.blocks import (
+    NOTHING_MERGED,
     UpsertCounts,
     upsert_block_details,
     upsert_live_blocks,
@@ -59,7 +60,7 @@ def ingest_window(
         counts.insert_attempted += counts.parse_ok
         try:
             # Staging nothing still creates and drops a temporary table (catalog writes).
-            merged = upsert(conn, prepared.rows) if prepared.rows else UpsertCounts(attempted=0, inserted=0, updated=0)
+            merged = upsert(conn, prepared.rows) if prepared.rows else NOTHING_MERGED
         except psycopg.Error:
             counts.insert_failed += len(prepared.rows)
             counts.insert_skipped += prepared.superseded
