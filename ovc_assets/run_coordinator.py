@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 
-from ovc_assets.defs.run_reports.sensors import ovc_run_type_of
+from ovc_assets.runs.dagster_run_type import ovc_run_type_of
 
 
 class OvcRunCoordinator(QueuedRunCoordinator):
