@@ -25,6 +25,8 @@ RUN_TIMEOUT = 420  # the daemon's backfill tick, a run worker, then the report s
 # Seconds from navigation to content (issue 13, finding 6). A wall-clock goal depends on the
 # machine's load, so the suite records the times (timings.json) and enforces the goal only when
 # asked to, on a quiet machine: OVC_UI_PAGE_GOAL_SECONDS=2 pytest ovc_assets_tests/ui -k default_configuration
+# Not by default: each navigation reloads the UI's scripts, which took the browser 0.5-1.3 s
+# before the first query at load 5-12, and pages took 0.9-2.6 s at load ~10 (RESULTS.md, "UI").
 PAGE_TIME_GOAL = float(os.environ.get("OVC_UI_PAGE_GOAL_SECONDS", "0") or 0)
 MATERIALIZED_COUNT = re.compile(r"Materialized \(\d+\)")
 DEFAULT_CONFIGURATION_PAGES = {
