@@ -41,7 +41,7 @@ DEFAULT_CONFIGURATION_PAGES = {
 ASSET_NODES = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
 BACKFILLS = """{ partitionBackfillsOrError(limit: 10) { ... on PartitionBackfills { results { id status } } } }"""
 RUNS_OF_BACKFILL = """query($id: String!) { runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
-  ... on Runs { results { runId status startTime endTime tags { key value } } } } }"""
+  ... on Runs { results { runId status tags { key value } } } } }"""
 LAUNCH_JOB_BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
   __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 
@@ -150,7 +150,9 @@ def test_backfills_from_the_asset_page_and_the_documented_job_route_run_and_get_
     """Both ways the README gives to backfill from the UI, launched together so that one tick of
     the daemon's backfill loop (every 30 s) and of the report sensors serves both: the asset
     page's "Materialize…" dialog in the browser (a live-path run, tagged when queued), and the
-    `hist_backfill_job` route with csv config (finding 2). The run queue lets one run at a time."""
+    `hist_backfill_job` route with csv config (finding 2). That the run queue runs them one at a
+    time is tested in defs/test_run_queue.py: here the daemon seldom creates both runs in one
+    tick, so overlapping runs could not be relied on to show up."""
     env = ui_stack[1]
     job_route = _launch_job_route_backfill(graphql, env)
     before = _backfill_ids(graphql)
@@ -160,8 +162,6 @@ def test_backfills_from_the_asset_page_and_the_documented_job_route_run_and_get_
     asset_page_run = wait_for(lambda: _finished_run_of(graphql, asset_page), RUN_TIMEOUT, "the asset page's run")
     job_route_run = wait_for(lambda: _finished_run_of(graphql, job_route), RUN_TIMEOUT, "the job route's run")
     assert (asset_page_run["status"], job_route_run["status"]) == ("SUCCESS", "SUCCESS")
-    first, second = sorted((asset_page_run, job_route_run), key=lambda run: run["startTime"])
-    assert first["endTime"] <= second["startTime"], "two runs wrote blocks at once"
     report = wait_for(lambda: _report_of(env, asset_page_run["runId"]), RUN_TIMEOUT, "the asset page run's report")
     assert report.run_type == "LIVE_INGEST" and report.run_status in ("PASS", "WARN")
     report = wait_for(lambda: _report_of(env, job_route_run["runId"]), RUN_TIMEOUT, "the job route run's report")
