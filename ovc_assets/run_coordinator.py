@@ -10,12 +10,12 @@ they were launched.
 
 from __future__ import annotations
 
-from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
+import dagster as dg
 
 from ovc_assets.runs.dagster_run_type import ovc_run_type_of
 
 
-class OvcRunCoordinator(QueuedRunCoordinator):
-    def submit_run(self, context: SubmitRunContext):
+class OvcRunCoordinator(dg.QueuedRunCoordinator):
+    def submit_run(self, context: dg.SubmitRunContext) -> dg.DagsterRun:
         ovc_run_type_of(self._instance, context.dagster_run)
         return super().submit_run(context)
