@@ -36,8 +36,9 @@ STORAGE_POOL = {"statement_timeout": 0, "pool_recycle": 3600, "max_overflow": 4}
 # Production shape, also what `ovc dev` runs:
 # - run, event-log and schedule storage in PostgreSQL;
 # - runs launched by the UI, schedules and sensors wait in a queue; at most one run tagged
-#   `ovc/run_type` (every OVC job's runs) is in progress at a time, so two runs never write
-#   the same symbol's blocks at once (a run covers all configured symbols);
+#   `ovc/run_type` is in progress at a time, so two runs never write the same symbol's blocks
+#   at once (a run covers all configured symbols); the coordinator tags every run that writes
+#   OVC tables when it is queued (an asset page's run has no tag of its own);
 # - run monitoring fails a run stuck in STARTING or CANCELING, and the run-report sweep
 #   fails and reports a STARTED run whose process is gone (the default run launcher has no
 #   health check of its own);
@@ -57,8 +58,8 @@ storage:
     postgres_url:
       env: {DAGSTER_URL_ENV}
 run_coordinator:
-  module: dagster.core.run_coordinator
-  class: QueuedRunCoordinator
+  module: ovc_assets.run_coordinator
+  class: OvcRunCoordinator
   config:
     max_concurrent_runs: 4
     tag_concurrency_limits:

@@ -23,8 +23,13 @@ from ovc_assets.defs.storage.assets import ovc_database_schema
 from ovc_assets.settings import load_settings
 
 
-def build_definitions() -> dg.Definitions:
-    """All assets, checks, jobs, schedules and sensors, on partitions starting at `OVC_PARTITIONS_START`."""
+def build_definitions(executor: dg.ExecutorDefinition = dg.in_process_executor) -> dg.Definitions:
+    """All assets, checks, jobs, schedules and sensors, on partitions starting at `OVC_PARTITIONS_START`.
+
+    Every job's steps run in the run's own process by default: a run covers one window or
+    range, its steps (the asset, then its checks) run one after the other, and each extra
+    Python process of Dagster's multiprocess executor cost 8-15 s of start-up on this machine
+    (benchmarks/RESULTS.md, "UI"), more than the steps themselves."""
     quiet_dagster_warnings()
     blocks_2h = blocks_2h_partitions(partitions_start())
     live_ingest_job = build_live_ingest_job()
@@ -41,6 +46,7 @@ def build_definitions() -> dg.Definitions:
             build_alerts_sensor(),
             build_missing_blocks_repair_sensor(),
         ],
+        executor=executor,
         resources={
             "ovc_database": PostgresResource(),
             "pipeline": PipelineSettings(symbols=list(load_settings().symbols)),

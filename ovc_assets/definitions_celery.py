@@ -16,7 +16,7 @@ from ovc_assets.definitions import build_definitions
 
 def build_celery_definitions() -> dg.Definitions:
     """`ovc_assets.definitions` with the Celery executor."""
-    return dg.Definitions.merge(build_definitions(), dg.Definitions(executor=celery_executor))
+    return build_definitions(executor=celery_executor)
 
 
 defs = build_celery_definitions()

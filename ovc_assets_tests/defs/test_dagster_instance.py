@@ -10,6 +10,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from ovc_assets.dagster_instance import open_dagster_instance, sqlalchemy_psycopg2_url
+from ovc_assets.run_coordinator import OvcRunCoordinator
 from ovc_assets.settings import Settings
 from ovc_assets.storage.postgres import connect
 
@@ -59,7 +60,7 @@ def test_the_instance_queues_runs_limits_ovc_runs_monitors_them_and_purges_ticks
 
     instance = open_dagster_instance(database_url)
     try:
-        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert type(instance.run_coordinator) is OvcRunCoordinator  # tags OVC runs when queued: test_run_queue.py
         queue = instance.get_concurrency_config().run_queue_config
         assert [(limit["key"], limit["limit"]) for limit in queue.tag_concurrency_limits] == [("ovc/run_type", 1)]
         assert instance.run_monitoring_enabled and instance.run_monitoring_start_timeout_seconds == 180
