@@ -53,8 +53,24 @@ DAGSTER_YAML = f"""\
 #       partition (a failed range run's partitions are then not marked failed in the UI: its
 #       run report, verdict FAIL, records the failure)
 #   DAGSTER_EVENT_BATCH_SIZE=1000  a range run's per-partition materialisations in batches
-storage:
-  postgres:
+run_storage:
+  module: dagster_postgres.run_storage
+  class: PostgresRunStorage
+  config:
+    postgres_url:
+      env: {DAGSTER_URL_ENV}
+# dagster-postgres's event log, remembering which of its tables and columns exist (each check
+# evaluation and asset read asked the catalog again): ovc_assets/event_log_storage.py
+event_log_storage:
+  module: ovc_assets.event_log_storage
+  class: OvcEventLogStorage
+  config:
+    postgres_url:
+      env: {DAGSTER_URL_ENV}
+schedule_storage:
+  module: dagster_postgres.schedule_storage
+  class: PostgresScheduleStorage
+  config:
     postgres_url:
       env: {DAGSTER_URL_ENV}
 run_coordinator:

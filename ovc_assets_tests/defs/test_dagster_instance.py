@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_postgres.event_log import PostgresEventLogStorage
 from psycopg.conninfo import conninfo_to_dict
 
 from ovc_assets.dagster_instance import open_dagster_instance, sqlalchemy_psycopg2_url
+from ovc_assets.event_log_storage import OvcEventLogStorage
 from ovc_assets.run_coordinator import OvcRunCoordinator
 from ovc_assets.settings import Settings
 from ovc_assets.storage.postgres import connect
@@ -110,5 +113,39 @@ def test_the_instance_keeps_its_connections_between_events(
     assert dg.materialize([probe], instance=instance).success
     try:
         assert _dagster_connections(database_url) > 0, "every event of the run opened and closed a connection of its own"
+    finally:
+        instance.dispose()
+
+
+def test_the_event_log_asks_the_catalog_once_for_what_exists_and_again_for_what_is_missing(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        home=tmp_path / "ovc", database_url=database_url, raw_store_url=(tmp_path / "raw").as_uri(), s3_endpoint_url=None
+    )
+    monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")  # set by open_dagster_instance; restored after the test
+    asked: list[str] = []
+    ask_catalog = PostgresEventLogStorage.has_table
+    monkeypatch.setattr(PostgresEventLogStorage, "has_table", lambda self, name: asked.append(name) or ask_catalog(self, name))
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="probe"), dg.AssetCheckSpec("small", asset="probe")])
+    def probe() -> Iterator[object]:
+        yield dg.Output(1)
+        yield dg.AssetCheckResult(check_name="positive", passed=True)
+        yield dg.AssetCheckResult(check_name="small", passed=True)
+
+    instance = open_dagster_instance(database_url, settings)
+    try:
+        assert type(instance.event_log_storage) is OvcEventLogStorage
+        for _ in range(3):
+            assert dg.materialize([probe], instance=instance).success
+        history = instance.event_log_storage.get_asset_check_execution_history(dg.AssetCheckKey(dg.AssetKey("probe"), "positive"), limit=10)
+        assert [record.status.value for record in history] == ["SUCCEEDED"] * 3
+        assert asked.count("asset_check_executions") == 1, asked
+
+        asked.clear()
+        assert not instance.event_log_storage.has_table("ovc_not_a_dagster_table")
+        assert not instance.event_log_storage.has_table("ovc_not_a_dagster_table")
+        assert asked == ["ovc_not_a_dagster_table"] * 2, "a missing table must be asked again: a migration may add it"
     finally:
         instance.dispose()
