@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
+from contextlib import redirect_stderr, redirect_stdout
+from unittest import mock
 
 import psycopg
 import pytest
+
+from ovc_assets.cli.app import main
 
 
 def run_ovc(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -20,6 +26,17 @@ def run_ovc(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
         env=environment,
         timeout=timeout,
     )
+
+
+def run_ovc_in_process(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess:
+    """`ovc` through its entry point `main` in this process, with `env` as the whole environment
+    (restored after): for what a command prints, where a new process (seconds of imports each)
+    proves nothing more. The real process of each route is tested above."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, env, clear=True), mock.patch.object(sys, "argv", ["ovc", *args]):
+        with redirect_stdout(stdout), redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
+            main()
+    return subprocess.CompletedProcess(["ovc", *args], exit_info.value.code or 0, stdout.getvalue(), stderr.getvalue())
 
 
 def test_db_url_prints_the_configured_dsn_with_the_password_masked(ovc_env: dict[str, str]) -> None:
@@ -72,6 +89,10 @@ def test_embedded_server_is_started_reused_and_stopped(tmp_path) -> None:
     def ovc(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "ovc_assets.cli", *args], capture_output=True, text=True, env=env, timeout=120)
 
+    def status() -> str:
+        # The server's state as another process sees it: `status` itself in a real process once.
+        return run_ovc_in_process("db", "status", env=env).stdout
+
     migrate = ovc("db", "migrate")
     assert migrate.returncode == 0, migrate.stderr
     # The server this command started stops when it exits; the data stays.
@@ -81,11 +102,11 @@ def test_embedded_server_is_started_reused_and_stopped(tmp_path) -> None:
     started = ovc("db", "start")
     assert started.returncode == 0, started.stderr
     assert f"host={tmp_path / 'home' / 'pg'}" in started.stdout
-    assert "running" in ovc("db", "status").stdout
+    assert "running" in status()
     assert ovc("db", "migrate").returncode == 0
-    assert "running" in ovc("db", "status").stdout, "a command must not stop a server it did not start"
+    assert "running" in status(), "a command must not stop a server it did not start"
     assert ovc("db", "stop").stdout.strip() == "stopped"
-    assert "stopped" in ovc("db", "status").stdout
+    assert "stopped" in status()
 
 
 SECRET = "Pw0rdXyz9"
@@ -101,7 +122,7 @@ SECRET = "Pw0rdXyz9"
     ],
 )
 def test_db_url_masks_every_dsn_form_and_never_crashes(ovc_env: dict[str, str], dsn: str, shown: str) -> None:
-    result = run_ovc("db", "url", env={"OVC_DATABASE_URL": dsn})
+    result = run_ovc_in_process("db", "url", env={**os.environ, "OVC_DATABASE_URL": dsn})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == shown
     assert SECRET not in result.stdout + result.stderr and "Traceback" not in result.stderr
@@ -114,7 +135,7 @@ def test_db_url_masks_every_dsn_form_and_never_crashes(ovc_env: dict[str, str], 
 def test_database_errors_are_one_coded_line_without_the_password(
     ovc_env: dict[str, str], command: tuple[str, ...], dsn: str
 ) -> None:
-    result = run_ovc(*command, env={"OVC_DATABASE_URL": dsn})
+    result = run_ovc_in_process(*command, env={**os.environ, "OVC_DATABASE_URL": dsn})
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("error E_DB_UNREACHABLE: ") and len(result.stderr.strip().splitlines()) == 1
     assert SECRET not in result.stdout + result.stderr
