@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
-from contextlib import redirect_stderr, redirect_stdout
-from unittest import mock
 
 import psycopg
 import pytest
 
-from ovc_assets.cli.app import main
+from ovc_assets_tests.ovc_in_process import run_ovc_in_process
 
 
 def run_ovc(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -26,17 +22,6 @@ def run_ovc(*args: str, env: dict[str, str] | None = None, timeout: float = 120)
         env=environment,
         timeout=timeout,
     )
-
-
-def run_ovc_in_process(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess:
-    """`ovc` through its entry point `main` in this process, with `env` as the whole environment
-    (restored after): for what a command prints, where a new process (seconds of imports each)
-    proves nothing more. The real process of each route is tested above."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, env, clear=True), mock.patch.object(sys, "argv", ["ovc", *args]):
-        with redirect_stdout(stdout), redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
-            main()
-    return subprocess.CompletedProcess(["ovc", *args], exit_info.value.code or 0, stdout.getvalue(), stderr.getvalue())
 
 
 def test_db_url_prints_the_configured_dsn_with_the_password_masked(ovc_env: dict[str, str]) -> None:
