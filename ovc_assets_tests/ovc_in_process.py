@@ -21,7 +21,7 @@ def run_ovc_in_process(*args: str, env: Mapping[str, str]) -> subprocess.Complet
     """`main()` with `args` and `env` as the whole environment (restored after, as `main`
     sets defaults in it); stdout, stderr and the exit code as `subprocess.run` gives them."""
     stdout, stderr = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, env, clear=True), mock.patch.object(sys, "argv", ["ovc", *args]):
+    with mock.patch.dict(os.environ, dict(env), clear=True), mock.patch.object(sys, "argv", ["ovc", *args]):
         with redirect_stdout(stdout), redirect_stderr(stderr), pytest.raises(SystemExit) as exit_info:
             main()
     return subprocess.CompletedProcess(["ovc", *args], exit_info.value.code or 0, stdout.getvalue(), stderr.getvalue())
