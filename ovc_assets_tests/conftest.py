@@ -79,7 +79,6 @@ LONGEST_FILES_FIRST = (
     "receiver/test_receiver_limits.py",
     "outcomes/test_outcomes_asset.py",
     "cli/test_cli_ingest_full.py",
-    "cli/test_cli_ui_state.py",
     "cli/test_cli_demo.py",
     "cli/test_cli_dev.py",
 )
