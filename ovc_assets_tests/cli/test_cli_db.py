@@ -127,7 +127,7 @@ def test_database_errors_are_one_coded_line_without_the_password(
 
 
 def test_db_migrate_says_what_the_roles_guarantee(ovc_env: dict[str, str], empty_database_url: str) -> None:
-    result = run_ovc("db", "migrate", env={"OVC_DATABASE_URL": empty_database_url})
+    result = run_ovc_in_process("db", "migrate", env={**os.environ, "OVC_DATABASE_URL": empty_database_url})
     assert result.returncode == 0, result.stderr
     assert "roles: ovc_owner owns schema ovc; data commands act as ovc_writer" in result.stdout
 
