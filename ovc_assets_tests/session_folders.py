@@ -1,7 +1,8 @@
 """The private temporary folders of pytest sessions (`/tmp/ovc-pytest-*`, see conftest.py): a
 failing session keeps its folder to be looked at, and only the newest few of those are kept,
-so hundreds of them do not pile up. A session holds a lock on its folder while it runs, so
-another session starting meanwhile never removes it."""
+so hundreds of them do not pile up. A session holds a lock while it runs, so another session
+starting meanwhile never removes its folder. The lock is a file beside the folder, not in it:
+pytest empties a given `--basetemp` folder when it first uses it."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from pathlib import Path
 from typing import IO
 
 KEPT_ENDED_SESSIONS = 5
-LOCK_FILE = ".session.lock"
 # A folder without a lock file belongs to a session of an older checkout, which cannot say
 # whether it still runs; no session runs for a day.
 UNLOCKED_ENDED_AFTER_SECONDS = 24 * 3600
+
+
+def lock_file_of(folder: Path) -> Path:
+    return folder.with_name(f"{folder.name}.lock")
 
 
 @dataclass
@@ -26,6 +30,9 @@ class SessionFolder:
     lock: IO[bytes]
 
     def release(self) -> None:
+        """End the session's hold; a removed folder takes its lock file with it."""
+        if not self.path.exists():
+            lock_file_of(self.path).unlink(missing_ok=True)
         self.lock.close()
 
 
@@ -34,7 +41,7 @@ def open_session_folder(parent: Path, prefix: str, keep: int = KEPT_ENDED_SESSIO
     ended sessions but the `keep` newest."""
     remove_ended_session_folders(parent, prefix, keep)
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    lock = (path / LOCK_FILE).open("wb")
+    lock = lock_file_of(path).open("wb")
     fcntl.flock(lock, fcntl.LOCK_EX)
     return SessionFolder(path, lock)
 
@@ -46,12 +53,13 @@ def remove_ended_session_folders(parent: Path, prefix: str, keep: int) -> list[P
     ended.sort(key=lambda folder: folder.stat().st_mtime, reverse=True)
     for folder in ended[keep:]:
         shutil.rmtree(folder, ignore_errors=True)
+        lock_file_of(folder).unlink(missing_ok=True)
     return ended[keep:]
 
 
 def _in_use(folder: Path) -> bool:
     try:
-        with (folder / LOCK_FILE).open("rb") as lock:
+        with lock_file_of(folder).open("rb") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except FileNotFoundError:
         return time.time() - folder.stat().st_mtime < UNLOCKED_ENDED_AFTER_SECONDS
