@@ -30,10 +30,11 @@ from ovc_assets.storage.postgres import (
     connect,
     dsn_for_database,
 )
+from ovc_assets_tests.session_folders import SessionFolder, open_session_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PRIVATE_BASETEMP_PREFIX = "ovc-pytest-"
-_private_basetemp = pytest.StashKey[Path]()
+_private_basetemp = pytest.StashKey[SessionFolder]()
 _session_passed = pytest.StashKey[bool]()
 
 
@@ -42,16 +43,21 @@ def pytest_configure(config: pytest.Config) -> None:
     """Temporary folders of this session live in a folder of their own, not under
     /tmp/pytest-of-<user>: every pytest session of the same user re-tightens that folder to
     0700 when it starts, which locks out the system user pgserver runs the embedded servers
-    as (when started by root), and they PANIC mid-run. Removed after a passing session."""
+    as (when started by root), and they PANIC mid-run. Removed after a passing session; after
+    a failing one kept, the newest few of those (session_folders.py)."""
     if config.option.basetemp is None:
-        config.option.basetemp = tempfile.mkdtemp(prefix=PRIVATE_BASETEMP_PREFIX)
-        config.stash[_private_basetemp] = Path(config.option.basetemp)
+        folder = open_session_folder(Path(tempfile.gettempdir()), PRIVATE_BASETEMP_PREFIX)
+        config.option.basetemp = str(folder.path)
+        config.stash[_private_basetemp] = folder
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     private = config.stash.get(_private_basetemp, None)
-    if private is not None and config.stash.get(_session_passed, False):
-        shutil.rmtree(private, ignore_errors=True)
+    if private is None:
+        return
+    if config.stash.get(_session_passed, False):
+        shutil.rmtree(private.path, ignore_errors=True)
+    private.release()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -73,7 +79,6 @@ LONGEST_FILES_FIRST = (
     "receiver/test_receiver_limits.py",
     "outcomes/test_outcomes_asset.py",
     "cli/test_cli_ingest_full.py",
-    "cli/test_cli_ui_state.py",
     "cli/test_cli_demo.py",
     "cli/test_cli_dev.py",
 )

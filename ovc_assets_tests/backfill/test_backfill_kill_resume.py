@@ -1,5 +1,6 @@
 """kill -9 in the middle of `ovc backfill csv`, then the same command again: it resumes after
-the last committed chunk, and the table ends as after an uninterrupted run (second database)."""
+the last committed chunk, and the table ends as after an uninterrupted run (on a database of
+the module's own, run once for both tests)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -52,6 +54,21 @@ def one_second_bars(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def uninterrupted_checksum(
+    one_second_bars: Path, create_module_database: Callable[[bool], str], tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """The table's content after the same command ran uninterrupted (in-process): what both
+    killed backfills must end as."""
+    database_url = create_module_database(True)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in cli_environment(database_url, tmp_path_factory.mktemp("uninterrupted")).items():
+            patch.setenv(name, value)
+        baseline = CliRunner().invoke(app, _command(one_second_bars))
+    assert baseline.exit_code == 0, baseline.output
+    return content_checksum(database_url)
+
+
 def _command(path: Path) -> list[str]:
     return ["backfill", "csv", "--symbol", "EURUSD", "--file", str(path), "--chunk-blocks", str(CHUNK_BLOCKS)]
 
@@ -70,7 +87,7 @@ def _start_ovc(path: Path, environment: dict[str, str]) -> subprocess.Popen[str]
 
 
 def test_a_killed_backfill_resumes_and_ends_as_an_uninterrupted_one(
-    one_second_bars, database_url, create_test_database, tmp_path, monkeypatch
+    one_second_bars, uninterrupted_checksum, database_url, tmp_path
 ) -> None:
     environment = cli_environment(database_url, tmp_path / "killed")
     killed = _start_ovc(one_second_bars, environment)
@@ -94,16 +111,11 @@ def test_a_killed_backfill_resumes_and_ends_as_an_uninterrupted_one(
     assert f"{60 - blocks} blocks: {60 - blocks} inserted" in output
     assert _checkpoint(database_url) == (60 // CHUNK_BLOCKS, 60, True)
 
-    uninterrupted = create_test_database(True)
-    for name, value in cli_environment(uninterrupted, tmp_path / "uninterrupted").items():
-        monkeypatch.setenv(name, value)
-    baseline = CliRunner().invoke(app, _command(one_second_bars))
-    assert baseline.exit_code == 0, baseline.output
-    assert content_checksum(database_url) == content_checksum(uninterrupted)
+    assert content_checksum(database_url) == uninterrupted_checksum
 
 
 def test_a_backfill_killed_in_dagster_bookkeeping_reruns_to_the_same_table(
-    one_second_bars, database_url, create_test_database, tmp_path, monkeypatch
+    one_second_bars, uninterrupted_checksum, database_url, tmp_path
 ) -> None:
     """Killed after its last chunk committed, while Dagster records the run's events: the same
     command again is a full, idempotent pass and the table ends as after an uninterrupted run."""
@@ -122,9 +134,4 @@ def test_a_backfill_killed_in_dagster_bookkeeping_reruns_to_the_same_table(
     assert rerun.returncode == 0, errors
     assert "60 blocks: 0 inserted, 0 updated, 60 unchanged" in output
 
-    uninterrupted = create_test_database(True)
-    for name, value in cli_environment(uninterrupted, tmp_path / "uninterrupted").items():
-        monkeypatch.setenv(name, value)
-    baseline = CliRunner().invoke(app, _command(one_second_bars))
-    assert baseline.exit_code == 0, baseline.output
-    assert content_checksum(database_url) == content_checksum(uninterrupted)
+    assert content_checksum(database_url) == uninterrupted_checksum

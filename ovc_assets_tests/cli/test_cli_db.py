@@ -10,6 +10,8 @@ import sys
 import psycopg
 import pytest
 
+from ovc_assets_tests.ovc_in_process import run_ovc_in_process
+
 
 def run_ovc(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     environment = {**os.environ, **(env or {})}
@@ -72,6 +74,10 @@ def test_embedded_server_is_started_reused_and_stopped(tmp_path) -> None:
     def ovc(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "ovc_assets.cli", *args], capture_output=True, text=True, env=env, timeout=120)
 
+    def status() -> str:
+        # The server's state as another process sees it: `status` itself in a real process once.
+        return run_ovc_in_process("db", "status", env=env).stdout
+
     migrate = ovc("db", "migrate")
     assert migrate.returncode == 0, migrate.stderr
     # The server this command started stops when it exits; the data stays.
@@ -81,11 +87,11 @@ def test_embedded_server_is_started_reused_and_stopped(tmp_path) -> None:
     started = ovc("db", "start")
     assert started.returncode == 0, started.stderr
     assert f"host={tmp_path / 'home' / 'pg'}" in started.stdout
-    assert "running" in ovc("db", "status").stdout
+    assert "running" in status()
     assert ovc("db", "migrate").returncode == 0
-    assert "running" in ovc("db", "status").stdout, "a command must not stop a server it did not start"
+    assert "running" in status(), "a command must not stop a server it did not start"
     assert ovc("db", "stop").stdout.strip() == "stopped"
-    assert "stopped" in ovc("db", "status").stdout
+    assert "stopped" in status()
 
 
 SECRET = "Pw0rdXyz9"
@@ -101,7 +107,7 @@ SECRET = "Pw0rdXyz9"
     ],
 )
 def test_db_url_masks_every_dsn_form_and_never_crashes(ovc_env: dict[str, str], dsn: str, shown: str) -> None:
-    result = run_ovc("db", "url", env={"OVC_DATABASE_URL": dsn})
+    result = run_ovc_in_process("db", "url", env={**os.environ, "OVC_DATABASE_URL": dsn})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == shown
     assert SECRET not in result.stdout + result.stderr and "Traceback" not in result.stderr
@@ -114,14 +120,14 @@ def test_db_url_masks_every_dsn_form_and_never_crashes(ovc_env: dict[str, str], 
 def test_database_errors_are_one_coded_line_without_the_password(
     ovc_env: dict[str, str], command: tuple[str, ...], dsn: str
 ) -> None:
-    result = run_ovc(*command, env={"OVC_DATABASE_URL": dsn})
+    result = run_ovc_in_process(*command, env={**os.environ, "OVC_DATABASE_URL": dsn})
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith("error E_DB_UNREACHABLE: ") and len(result.stderr.strip().splitlines()) == 1
     assert SECRET not in result.stdout + result.stderr
 
 
 def test_db_migrate_says_what_the_roles_guarantee(ovc_env: dict[str, str], empty_database_url: str) -> None:
-    result = run_ovc("db", "migrate", env={"OVC_DATABASE_URL": empty_database_url})
+    result = run_ovc_in_process("db", "migrate", env={**os.environ, "OVC_DATABASE_URL": empty_database_url})
     assert result.returncode == 0, result.stderr
     assert "roles: ovc_owner owns schema ovc; data commands act as ovc_writer" in result.stdout
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from ovc_assets.storage.postgres import connect
+from ovc_assets_tests.ovc_in_process import run_ovc_in_process
 
 FULL_EXPORT = Path(__file__).resolve().parents[1] / "contracts" / "fixtures" / "full_001.txt"
 
@@ -39,14 +40,14 @@ def test_a_full_export_lands_once_and_is_enriched_with_a_report(ovc_env: dict[st
     report_files = list((Path(ovc_env["OVC_HOME"]) / "reports").glob("*.json"))
     assert len(report_files) == 1 and json.loads(report_files[0].read_text())["run_type"] == "FULL_ENRICH"
 
-    again = run_ovc("ingest", "full", str(export_file))
+    again = run_ovc_in_process("ingest", "full", str(export_file), env=os.environ)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "landed 0 new, 2 already landed" in again.stdout, again.stdout + again.stderr[-2000:]
     assert len(_details(ovc_env["OVC_DATABASE_URL"])) == 1
 
 
 def test_filters_leave_out_other_symbols(ovc_env: dict[str, str], tmp_path: Path) -> None:
-    result = run_ovc("ingest", "full", str(FULL_EXPORT), "--symbol", "EURUSD")
+    result = run_ovc_in_process("ingest", "full", str(FULL_EXPORT), "--symbol", "EURUSD", env=os.environ)
     assert "1 left out by the filters" in result.stdout
     assert "nothing to enrich" in result.stdout
     assert _details(ovc_env["OVC_DATABASE_URL"]) == []

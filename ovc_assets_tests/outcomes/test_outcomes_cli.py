@@ -1,5 +1,6 @@
 """`ovc outcomes` end to end: one Dagster run on the persistent instance over any range (also
-before OVC_PARTITIONS_START), its verdict, and one-line coded errors with exit 2."""
+before OVC_PARTITIONS_START), its verdict, and one-line coded errors with exit 2 (one from a
+real process)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ovc_assets.dagster_instance import open_dagster_instance
 from ovc_assets.runs.tags import CLI_ARGS_TAG, INPUT_RANGE_TAG, RUN_TYPE_TAG
 from ovc_assets.storage.postgres import connect
 from ovc_assets_tests.backfill.conftest import cli_environment
+from ovc_assets_tests.ovc_in_process import run_ovc_in_process
 from ovc_assets_tests.outcomes.outcome_series import SYMBOL
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +70,9 @@ def test_an_unknown_window_exits_2_listing_the_valid_ones(cli_env) -> None:
 
 
 def test_a_symbol_without_blocks_exits_2_with_its_code(stored_series, cli_env) -> None:
-    process = _ovc(cli_env, "--symbol", SYMBOL, "--symbol", "EURUSD", "--start", "2025-03-06", "--end", "2025-03-06")
+    process = run_ovc_in_process(
+        "outcomes", "--symbol", SYMBOL, "--symbol", "EURUSD", "--start", "2025-03-06", "--end", "2025-03-06", env=os.environ
+    )
     assert process.returncode == 2, process.stderr
     assert process.stderr.splitlines() == ["error E_NO_BLOCKS: no stored blocks of EURUSD between OVC days 2025-03-06 and 2025-03-06"]
     assert "Traceback" not in process.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.receiver import land_cold_full, replay_alert_log
 from ovc_assets.settings import Settings
 from ovc_assets.storage.raw_store import FileRawStore
+from ovc_assets_tests.ovc_in_process import run_ovc_in_process
 from ovc_assets_tests.receiver.receiver_harness import fetch_events, post, run
 from ovc_assets_tests.receiver.receiver_payloads import (
     ALERT_EXPORT,
@@ -121,19 +120,11 @@ def test_serve_refuses_to_start_with_pending_migrations(ovc_env: dict[str, str],
     assert "ovc db migrate" in result.exception.message
 
 
-def run_ovc(*arguments: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The `ovc` command in its own process, as a user runs it (exit codes, one-line errors)."""
-    return subprocess.run(
-        [sys.executable, "-m", "ovc_assets.cli", *arguments],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
-    )
-
-
 def test_a_field_over_the_csv_limit_is_a_coded_error_in_validate_and_replay(ovc_env: dict[str, str], tmp_path: Path) -> None:
     huge = "x" * (200 * 1024)
     log = write_alert_log(tmp_path / "alerts.csv", [(ALERT_EXPORT, ALERT_LOG_TIME), (huge, ALERT_LOG_TIME)])
     for command in (["contract", "validate", str(log)], ["replay", "alerts", str(log)]):
-        result = run_ovc(*command, env=ovc_env)
+        result = run_ovc_in_process(*command, env={**os.environ, **ovc_env})
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip().splitlines() == [
             f"error E_INPUT_FORMAT: {log}: line 3: not readable as CSV: field larger than field limit (131072)"
@@ -148,7 +139,7 @@ def test_a_header_naming_description_twice_is_refused_by_validate_and_replay(ovc
         writer.writerow(["Alert ID", "Description", "Time", "Description"])
         writer.writerow(["1", ALERT_EXPORT, ALERT_LOG_TIME, unique_export(3)])
     for command in (["contract", "validate", str(log)], ["replay", "alerts", str(log)]):
-        result = run_ovc(*command, env=ovc_env)
+        result = run_ovc_in_process(*command, env={**os.environ, **ovc_env})
         assert result.returncode == 2, result.stdout + result.stderr
         assert result.stderr.strip() == f"error E_INPUT_FORMAT: {log}: the header names Description more than once"
 
