@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster_postgres.event_log import PostgresEventLogStorage
 
 from ovc_assets.calendar import NEW_YORK
 from ovc_assets.dagster_instance import open_dagster_instance
@@ -39,7 +40,7 @@ def postgres_instance(
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster"))
     monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")  # set by open_dagster_instance; restored after the test
     instance = open_dagster_instance(database_url)
-    assert "postgres" in type(instance.event_log_storage).__name__.lower()
+    assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
     yield instance
     instance.dispose()
 
