@@ -8,6 +8,8 @@ import pytest
 from ovc_assets.contracts import MAX_EXPORT_CHARS, parse_export
 from ovc_assets_tests.contracts.test_contract_parser import ALERT, R1, with_values, without
 
+pytestmark = pytest.mark.usefixtures("fresh_contracts")
+
 ALERT_BLOCK = "20260113-F-GBPUSD"
 R1_BLOCK = "20260116-I-GBPUSD"
 
