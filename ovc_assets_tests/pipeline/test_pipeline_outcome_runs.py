@@ -130,9 +130,9 @@ def test_a_second_run_counts_every_row_skipped(blocks_url: str) -> None:
 def test_a_failed_merge_counts_every_window_of_the_range_failed(blocks_url: str) -> None:
     with connect(blocks_url) as conn:
         compute_range(conn, SYMBOLS, START, END, WINDOWS, "run-1", RunCounts())
-        # NEXT_2H merges first (9 EURUSD rows corrected, 25 unchanged), then NEXT_6H fails: the
-        # caller's rollback takes both, so nothing counts as written or skipped.
-        conn.execute("UPDATE ovc.ovc_outcomes_v01 SET mfe_up = -1 WHERE symbol = 'EURUSD' AND window_type = 'NEXT_2H'")
+        # NEXT_2H merges first (9 EURUSD rows corrected, 25 unchanged), then correcting EURUSD's
+        # NEXT_6H rows fails: the caller's rollback takes both, so nothing counts as written or skipped.
+        conn.execute("UPDATE ovc.ovc_outcomes_v01 SET mfe_up = -1 WHERE symbol = 'EURUSD'")
         conn.execute(
             "CREATE FUNCTION ovc.fail_six_hours() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN IF NEW.window_type = 'NEXT_6H' THEN RAISE EXCEPTION 'injected failure'; END IF; RETURN NEW; END $$"
