@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ovc_assets.contracts import MAX_EXPORT_CHARS, parse_export
-from ovc_assets_tests.contracts.test_contract_parser import ALERT, R1, with_values, without
+from ovc_assets.contracts import MAX_EXPORT_CHARS, parse_export, parse_exports
+from ovc_assets_tests.contracts.test_contract_parser import ALERT, FULL, R1, with_values, without
 
 pytestmark = pytest.mark.usefixtures("fresh_contracts")
 
@@ -284,3 +284,17 @@ def test_the_limits_themselves_are_accepted() -> None:
     ] * 4
     assert (parse_export(ints).record.tt, parse_export(ints).record.tis) == (2**63 - 1, -(2**63))
     assert parse_export(with_values(ALERT, tt="0000000000000000001")).record.tt == 1
+
+
+def test_a_batch_is_parsed_with_the_same_options_as_one_payload() -> None:
+    payloads = [ALERT + "|extra=1", FULL]
+
+    lenient, strict, live_route = (
+        parse_exports(payloads),
+        parse_exports(payloads, strict=True),
+        parse_exports(payloads, profile="MIN"),
+    )
+
+    assert [[code.value for code in result.codes] for result in lenient] == [[], []]
+    assert [[code.value for code in result.codes] for result in strict] == [["E_UNKNOWN_KEY"], []]
+    assert [[code.value for code in result.codes] for result in live_route] == [[], ["E_PROFILE"]]
