@@ -1,13 +1,18 @@
 """`dataframe_model_for` builds a contract's pandera model afresh here (FullExportSchema is built
 once at import): its columns, its named checks and the row each rule refuses, with the exact
-tolerance, for the FULL contract and for MIN r1, whose rules include `ret`."""
+tolerance, for the FULL contract and for MIN r1, whose rules include `ret`; and the exact
+disagreements `schema_mismatches` reports."""
 
 from __future__ import annotations
+
+import json
 
 import pandas as pd
 import pytest
 
-from ovc_assets.contracts import load_contract, parse_export
+from ovc_assets.contracts import load_contract, load_contracts, parse_export, schema_mismatches
+from ovc_assets.contracts import schemas
+from ovc_assets.contracts.spec import CONTRACT_FILES, contract_from_document, contracts_dir
 from ovc_assets.contracts.schemas import (
     _column_facts,
     _expected_facts,
@@ -103,3 +108,29 @@ def test_a_generated_min_r1_model_checks_ret_with_the_contracts_tolerance() -> N
     assert "E_SEM_RET" in [check.name for check in model.to_schema().checks]
     assert batch.row_codes == {"ret": (ErrorCode.SEM_RET,), "four_hour_pair": (ErrorCode.IDENTITY_FORMAT,)}
     assert list(batch.valid.index) == ["valid", "ret_within_tolerance"]
+
+
+def contracts_with(name: str, change) -> dict:
+    document = json.loads((contracts_dir() / CONTRACT_FILES[name]).read_text())
+    change(document)
+    return {**load_contracts(), name: contract_from_document(document)}
+
+
+def test_mismatches_name_a_tolerance_and_a_canonical_column_the_schemas_do_not_know() -> None:
+    changed = contracts_with("MIN_R1", lambda doc: doc.update(tolerance=1e-5))
+    assert schema_mismatches(changed) == ["MIN contract tolerances [1e-06, 1e-05] differ from the schema's 1e-06"]
+
+    def feed_nowhere(doc: dict) -> None:
+        next(f for f in doc["fields"] if f["key"] == "tz")["canonical"] = "time_zone"
+
+    assert schema_mismatches(contracts_with("MIN_R1", feed_nowhere)) == ["MIN_R1.tz feeds unknown canonical column 'time_zone'"]
+
+
+def test_mismatches_name_a_schema_whose_columns_are_not_the_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schemas, "MinBlockSchema", dataframe_model_for(load_contract("MIN_R1"), "NotTheCanonicalBlock"))
+    monkeypatch.setattr(schemas, "FullExportSchema", dataframe_model_for(load_contract("MIN_V0_1"), "NotTheFullExport"))
+
+    problems = schema_mismatches()
+
+    assert problems[0] == "MinBlockSchema columns differ from MinBlock fields"
+    assert "FullExportSchema columns differ from the FULL contract keys" in problems
