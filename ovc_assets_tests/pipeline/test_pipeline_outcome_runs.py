@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from ovc_assets.calendar import Block, block_at
-from ovc_assets.pipeline.outcome_runs import compute_range
-from ovc_assets.pipeline.outcomes import OutcomeWindow
+from ovc_assets.pipeline.outcome_runs import OutcomeRange, compute_range
+from ovc_assets.pipeline.outcomes import OutcomeBatch, OutcomeWindow
 from ovc_assets.runs.counts import RunCounts
 from ovc_assets.storage.outcomes import OutcomeWrite
 from ovc_assets.storage.postgres import connect
@@ -142,19 +142,27 @@ def test_a_failed_merge_counts_every_window_of_the_range_failed(blocks_url: str)
             "FOR EACH ROW EXECUTE FUNCTION ovc.fail_six_hours()"
         )
         conn.commit()
-        counts = RunCounts()
+        counts = RunCounts(outcomes_failed=5)  # failed earlier in the run
         with pytest.raises(psycopg.errors.RaiseException, match="injected failure"):
             compute_range(conn, SYMBOLS, START, END, WINDOWS, "run-2", counts)
 
-    assert (counts.outcomes_attempted, counts.outcomes_failed) == (67, 67)
+    assert (counts.outcomes_attempted, counts.outcomes_failed) == (67, 5 + 67)
     assert (counts.outcomes_inserted, counts.outcomes_skipped) == (0, 0)
 
 
 def test_a_range_without_blocks_merges_nothing_and_counts_zero(database_url: str) -> None:
     counts = RunCounts()
     with connect(database_url) as conn:
-        computed = compute_range(conn, ["GBPUSD"], START, END, [OutcomeWindow(1)], None, counts)
+        computed = compute_range(conn, ["GBPUSD"], START, END, WINDOWS, None, counts)
 
     assert (computed.blocks_read, computed.batches, computed.write) == (0, (), OutcomeWrite(0, 0, 0))
-    assert counts.window_types_seen == {"NEXT_2H": 0} and counts.outcome_vers_seen == {"outcome_v0.1": 0}
+    assert counts.window_types_seen == {"NEXT_2H": 0, "NEXT_6H": 0} and counts.outcome_vers_seen == {"outcome_v0.1": 0}
     assert (computed.gap_count(), computed.total("pending_bids"), computed.complete_totals()) == (0, 0, {})
+
+
+def test_examples_are_ten_unless_asked_otherwise() -> None:
+    batch = OutcomeBatch("GBPUSD", OutcomeWindow(1), empty_bids=[f"b{number:02}" for number in range(12)])
+    computed = OutcomeRange(START, END, ("GBPUSD",), WINDOWS, 0, (batch,), OutcomeWrite(0, 0, 0))
+
+    assert computed.examples("empty_bids") == [f"b{number:02}/NEXT_2H" for number in range(10)]
+    assert computed.total("empty_bids") == 12
