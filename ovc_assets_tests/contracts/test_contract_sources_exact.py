@@ -84,3 +84,13 @@ def test_a_byte_order_mark_is_dropped_only_at_the_start(tmp_path: Path) -> None:
     path.write_bytes("\ufeffa=1\ufeff".encode() + b"\xff")
 
     assert read_text(path) == "a=1\ufeff\udcff"
+
+
+def test_a_header_the_csv_module_cannot_read_is_refused_at_line_1() -> None:
+    # The header's first line names Description; its quoted second field runs on past the csv limit.
+    text = 'Description,"Time\n' + "x" * 131_073 + '"\na=1,t\n'
+
+    with pytest.raises(OvcError) as raised:
+        list(read_alert_log(text, "log.csv"))
+
+    assert raised.value.message == "log.csv: line 1: not readable as CSV: field larger than field limit (131072)"
