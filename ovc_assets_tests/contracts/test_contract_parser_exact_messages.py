@@ -128,6 +128,18 @@ REFUSALS = {
         "E_TYPE_COERCION: tt='00000000000000000001' is not an integer (optional '-', ASCII digits)",
         ALERT_BLOCK,
     ),
+    "int-restricted-to-an-enum": (
+        with_values(R1, dir="2", c="1.2705", body="0", ret="0"),
+        ["E_ENUM"],
+        "E_ENUM: dir='2' is not one of 1/-1/0",
+        R1_BLOCK,
+    ),
+    "required-strings-reported-before-numbers": (
+        without(ALERT, "bar_close_ms", "state_tag"),
+        ["E_REQUIRED_MISSING"],
+        "E_REQUIRED_MISSING: required key state_tag is missing (+1 more)",
+        ALERT_BLOCK,
+    ),
     "int-missing": (
         without(ALERT, "tt"),
         ["E_REQUIRED_MISSING"],
