@@ -11,7 +11,15 @@ import pytest
 import ovc_assets.contracts as contracts
 from ovc_assets.contracts import schemas, unpack_envelope
 from ovc_assets.contracts.identity import parse_date_ny
-from ovc_assets.contracts.spec import CONTRACT_FILES, ContractFileError, IdentitySpec, contract_from_document, contracts_dir
+from ovc_assets.contracts.parser import _converted_field
+from ovc_assets.contracts.spec import (
+    CONTRACT_FILES,
+    ContractFileError,
+    FieldSpec,
+    IdentitySpec,
+    contract_from_document,
+    contracts_dir,
+)
 from ovc_assets.errors import OvcError
 
 
@@ -145,3 +153,12 @@ def test_the_schema_names_load_lazily_from_the_schemas_module() -> None:
         getattr(contracts, "parse_everything")  # noqa: B009
 
     assert str(raised.value) == "module 'ovc_assets.contracts' has no attribute 'parse_everything'"
+
+
+def test_an_optional_plain_string_field_keeps_its_text() -> None:
+    # No contract has one today; a future one must not lose or crash on its values.
+    field = FieldSpec(key="comment", order=99, type="string", required=False)
+
+    key, required, empty_allowed, convert = _converted_field(field)
+
+    assert (key, required, empty_allowed, convert("as sent")) == ("comment", False, False, "as sent")
