@@ -104,6 +104,7 @@ def test_a_bad_contract_file_is_refused_naming_what_is_wrong(change, message: st
     ("text", "parsed"),
     [
         ("2026-01-13", date(2026, 1, 13)),
+        ("2026-11-30", date(2026, 11, 30)),
         ("2026/01-13", None),
         ("2026-01/13", None),
         ("20260113", None),

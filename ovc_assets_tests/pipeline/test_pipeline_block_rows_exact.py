@@ -39,9 +39,10 @@ def test_events_are_refused_counted_and_kept_one_per_block() -> None:
         event(5, with_values(ALERT, h="1.3").encode()),
         event(6, ALERT.encode(), route="tv"),
         event(7, envelope, route="tv_secure", seconds=1),  # the same block, received later: wins
-        event(8, R1.encode(), route="somewhere_else"),
+        event(0, R1.encode(), route="somewhere_else"),  # listed last, its id first: rows go by block
     ]
-    counts = RunCounts(received_events=5, parse_fail=1, fail_by_code={"E_ENCODING": 1})
+    # What an earlier window of the same run counted.
+    counts = RunCounts(received_events=5, parse_fail=1, fail_by_code={"E_ENCODING": 1}, parse_ok=4, unique_events=3, duplicate_events=1)
 
     prepared = prepare_rows(MIN_BLOCKS, events, "run-7", counts)
 
@@ -57,9 +58,9 @@ def test_events_are_refused_counted_and_kept_one_per_block() -> None:
         ),
     ]
     assert (prepared.webhook_resends, prepared.superseded) == (3, 1)
-    assert (counts.received_events, counts.parse_fail, counts.parse_ok) == (13, 6, 3)
+    assert (counts.received_events, counts.parse_fail, counts.parse_ok) == (13, 6, 4 + 3)
     assert counts.fail_by_code == {"E_ENCODING": 2, "E_EMPTY_BODY": 1, "E_ENVELOPE_JSON": 1, "E_PROFILE": 1, "E_SEM_OHLC": 1}
-    assert (counts.unique_events, counts.duplicate_events) == (2, 1)
+    assert (counts.unique_events, counts.duplicate_events) == (3 + 2, 1 + 1)
     assert counts.schema_versions_seen == {"OVC_MIN_V0_1": 2, "export_contract_v0.1_min_r1": 1}
     assert counts.build_ids_seen == {"OVC_v0.1": 2, "ovc_pine_0.1.0": 1}
 
