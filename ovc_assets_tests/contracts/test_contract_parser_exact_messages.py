@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ovc_assets.contracts import MAX_EXPORT_CHARS, parse_export, parse_exports
+from ovc_assets.contracts.messages import failure_message
+from ovc_assets.errors import ErrorCode
 from ovc_assets_tests.contracts.test_contract_parser import ALERT, FULL, R1, with_values, without
 
 pytestmark = pytest.mark.usefixtures("fresh_contracts")
@@ -138,6 +140,20 @@ REFUSALS = {
         without(ALERT, "bar_close_ms", "state_tag"),
         ["E_REQUIRED_MISSING"],
         "E_REQUIRED_MISSING: required key state_tag is missing (+1 more)",
+        ALERT_BLOCK,
+    ),
+    "date-missing": (
+        without(ALERT, "date_ny"),
+        ["E_REQUIRED_MISSING"],
+        "E_REQUIRED_MISSING: required key date_ny is missing",
+        None,
+    ),
+    "letter-missing": (without(ALERT, "seg"), ["E_REQUIRED_MISSING"], "E_REQUIRED_MISSING: required key seg is missing", None),
+    "symbol-missing": (without(ALERT, "sym"), ["E_REQUIRED_MISSING"], "E_REQUIRED_MISSING: required key sym is missing", None),
+    "required-nullable-string-missing": (
+        without(ALERT, "note"),
+        ["E_REQUIRED_MISSING"],
+        "E_REQUIRED_MISSING: required key note is missing",
         ALERT_BLOCK,
     ),
     "int-missing": (
@@ -310,3 +326,31 @@ def test_a_batch_is_parsed_with_the_same_options_as_one_payload() -> None:
     assert [[code.value for code in result.codes] for result in lenient] == [[], []]
     assert [[code.value for code in result.codes] for result in strict] == [["E_UNKNOWN_KEY"], []]
     assert [[code.value for code in result.codes] for result in live_route] == [[], ["E_PROFILE"]]
+
+
+def test_accepted_payloads_fill_the_canonical_block_from_the_contract() -> None:
+    legacy, r1 = parse_export(ALERT).record, parse_export(R1).record
+
+    # MIN v0.1 has no rng, body, ret: computed from OHLC; `na` and empty strings are NULL.
+    assert (legacy.rng, legacy.body, legacy.ret) == (
+        pytest.approx(0.00006), pytest.approx(0.00002), pytest.approx(0.00002 / 1.34515)
+    )  # fmt: skip
+    assert (legacy.rd_state, legacy.note, legacy.news_flag, legacy.contract, legacy.block4h) == (None, None, False, "MIN_V0_1", "EF")
+    # r1 carries them as sent, and has no news_flag.
+    assert (r1.rng, r1.body, r1.ret, r1.rd_state, r1.note, r1.news_flag) == (
+        0.0051, 0.0033, 0.0025974025974027, "RANGE_BREAK", "clean_close", None
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("detail", "total", "message"),
+    [
+        ("x" * 180, 3, "E_BAD_KV: " + "x" * 180 + " (+2 more)"),  # 200 characters: kept whole
+        ("x" * 181, 3, "E_BAD_KV: " + "x" * 177 + "... (+2 more)"),
+        ("x" * 190, 1, "E_BAD_KV: " + "x" * 190),
+        ("x" * 191, 1, "E_BAD_KV: " + "x" * 187 + "..."),
+    ],
+)
+def test_messages_are_cut_to_200_characters_with_the_count_kept(detail: str, total: int, message: str) -> None:
+    assert failure_message(ErrorCode.BAD_KV, detail, total) == message
+    assert len(message) == 200
