@@ -239,8 +239,14 @@ REFUSALS = {
         "E_IDENTITY_FORMAT: sym='GBP-USD' cannot be part of a block id",
         None,
     ),
+    "symbol-of-40-characters-quoted-whole": (
+        with_values(ALERT, sym="A" * 40),
+        ["E_IDENTITY_FORMAT"],
+        "E_IDENTITY_FORMAT: sym='AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' cannot be part of a block id",
+        None,
+    ),
     "long-symbol-previewed": (
-        with_values(ALERT, sym="A" * 50),
+        with_values(ALERT, sym="A" * 41),
         ["E_IDENTITY_FORMAT"],
         "E_IDENTITY_FORMAT: sym='AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'... cannot be part of a block id",
         None,
