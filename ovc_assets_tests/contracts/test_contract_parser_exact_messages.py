@@ -360,3 +360,34 @@ def test_accepted_payloads_fill_the_canonical_block_from_the_contract() -> None:
 def test_messages_are_cut_to_200_characters_with_the_count_kept(detail: str, total: int, message: str) -> None:
     assert failure_message(ErrorCode.BAD_KV, detail, total) == message
     assert len(message) == 200
+
+
+FLAT_R1 = with_values(
+    R1, o="0.65", h="0.65", l="0.65", c="0.65", rng="0", body="0", ret="0", dir="0", pred_target="0.7", invalidation="0.6"
+)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        FLAT_R1,  # h = max(o,c), l = min(o,c), h = l, prices under 1
+        with_values(FLAT_R1, rng="0.000001"),  # off by exactly the tolerance, 1e-6
+        with_values(FLAT_R1, body="0.000001"),
+        with_values(FLAT_R1, ret="0.000001"),
+        with_values(R1, c="1.2742", body="0.0037", ret=repr((1.2742 - 1.2705) / 1.2705)),  # closes at the high
+        with_values(R1, o="1.2691", body="0.0047", ret=repr((1.2738 - 1.2691) / 1.2691)),  # opens at the low
+    ],
+    ids=["flat-bar-under-1", "rng-at-tolerance", "body-at-tolerance", "ret-at-tolerance", "close-at-high", "open-at-low"],
+)
+def test_values_on_a_rules_boundary_are_accepted(payload: str) -> None:
+    result = parse_export(payload)
+
+    assert (result.ok, result.message) == (True, None)
+
+
+def test_unknown_keys_are_counted_and_still_checked_when_a_required_key_is_missing() -> None:
+    accepted = parse_export(ALERT + "|extra=1|more=2")
+    refused = parse_export(without(ALERT, "state_tag") + "|bad-key=1|extra=2")
+
+    assert (accepted.unknown_keys, accepted.record.unknown_key_count) == (2, 2)
+    assert refused.message == "E_BAD_KV: key 'bad-key' is not ASCII letters, digits or _ (+1 more)"
