@@ -391,3 +391,28 @@ def test_unknown_keys_are_counted_and_still_checked_when_a_required_key_is_missi
 
     assert (accepted.unknown_keys, accepted.record.unknown_key_count) == (2, 2)
     assert refused.message == "E_BAD_KV: key 'bad-key' is not ASCII letters, digits or _ (+1 more)"
+
+
+@pytest.mark.parametrize("separator", ["\x1c", "\x1d", "\x1e", "\x1f"])
+def test_values_are_trimmed_of_the_rarer_ascii_whitespace_too(separator: str) -> None:
+    result = parse_export(with_values(ALERT, o="1.34515" + separator))
+
+    assert (result.ok, result.record.o) == (True, 1.34515)
+
+
+def test_an_absent_optional_number_is_null_and_the_numbers_after_it_are_still_typed() -> None:
+    block = parse_export(without(ALERT, "tis")).record
+
+    assert (block.tis, block.rrc, block.vrc) == (None, 0.00026, 0.965)
+
+
+@pytest.mark.parametrize(
+    ("payload", "codes"),
+    [
+        (with_values(ALERT, dir="SIDEWAYS") + "|bad-key=1", ["E_BAD_KV", "E_ENUM"]),
+        (without(ALERT, "note") + "|bad-key=1|extra=2", ["E_BAD_KV", "E_REQUIRED_MISSING"]),
+    ],
+    ids=["beside-a-bad-enum", "beside-a-missing-nullable-key"],
+)
+def test_a_malformed_unknown_key_is_reported_beside_other_errors(payload: str, codes: list[str]) -> None:
+    assert [code.value for code in parse_export(payload).codes] == codes
