@@ -29,6 +29,8 @@ from ovc_assets_tests.contracts.contract_strategies import (
     sample_file,
 )
 
+pytestmark = pytest.mark.usefixtures("fresh_contracts")
+
 
 def alert_log_export() -> str:
     [payload] = list(read_payloads(sample_file(ALERT_LOG_CSV)))
