@@ -36,8 +36,8 @@ import pandas as pd
 from psycopg import sql
 
 from ovc_assets.calendar import Block, FxCalendar
+from ovc_assets.dagster_env import DAGSTER_ENV_DEFAULTS
 from ovc_assets.dagster_instance import (
-    DAGSTER_ENV_DEFAULTS,
     DAGSTER_URL_ENV,
     ensure_dagster_database,
     open_dagster_instance,

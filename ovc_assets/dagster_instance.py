@@ -19,17 +19,6 @@ from ovc_assets.settings import Settings, load_settings
 from ovc_assets.storage.postgres import connect, dsn_for_database, owner_dsn
 
 DAGSTER_URL_ENV = "OVC_DAGSTER_PG_URL"
-# Dagster's switches for the bookkeeping of range runs (a year of history is ~3,000 2H
-# partitions): the `ovc` command sets them unless already set, so its runs and the webserver and
-# daemon of `ovc dev` inherit them; a webserver or daemon started otherwise needs them exported.
-DAGSTER_ENV_DEFAULTS = {
-    # One ASSET_MATERIALIZATION_PLANNED event per asset and range run instead of one per
-    # partition. Trade-off: Dagster then does not mark a failed range run's partitions as
-    # failed; its run report (verdict FAIL, with the range) records the failure instead.
-    "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true",
-    # Store a range run's per-partition materialisations in batches of up to 1,000 events.
-    "DAGSTER_EVENT_BATCH_SIZE": "1000",
-}
 # The pool of each storage of the instance `ovc` commands open: one connection kept, a few more
 # while threads overlap, recycled hourly, no statement timeout (a long backfill's batch may take long).
 STORAGE_POOL = {"statement_timeout": 0, "pool_recycle": 3600, "max_overflow": 4}
@@ -100,12 +89,6 @@ telemetry:
 nux:
   enabled: false
 """
-
-
-def apply_dagster_env_defaults() -> None:
-    """Set `DAGSTER_ENV_DEFAULTS` in this process (and so its children) where not set already."""
-    for name, value in DAGSTER_ENV_DEFAULTS.items():
-        os.environ.setdefault(name, value)
 
 
 def sqlalchemy_psycopg2_url(dsn: str) -> str:

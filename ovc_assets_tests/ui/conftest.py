@@ -30,7 +30,7 @@ import httpx
 import pytest
 
 from ovc_assets.cli.dev import CODE_LOCATION_MODULE
-from ovc_assets.dagster_instance import DAGSTER_ENV_DEFAULTS
+from ovc_assets.dagster_env import DAGSTER_ENV_DEFAULTS
 from ovc_assets.demo.sample_week import DEMO_PARTITIONS_START
 from ovc_assets_tests.backfill.conftest import cli_environment
 from ovc_assets_tests.cli.dev_stack import DevStack, free_port, group_alive
