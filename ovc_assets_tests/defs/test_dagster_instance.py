@@ -31,6 +31,13 @@ def test_dagster_postgres_needs_the_psycopg2_url_form(dsn: str, url: str) -> Non
     assert sqlalchemy_psycopg2_url(dsn) == url
 
 
+def _settings_in(tmp_path: Path, database_url: str) -> Settings:
+    """OVC settings with their home and raw store under the test's folder."""
+    return Settings(
+        home=tmp_path / "ovc", database_url=database_url, raw_store_url=(tmp_path / "raw").as_uri(), s3_endpoint_url=None
+    )
+
+
 def test_runs_recorded_in_postgres_survive_a_new_instance(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -76,9 +83,7 @@ def test_the_instance_queues_runs_limits_ovc_runs_monitors_them_and_purges_ticks
 def test_opening_the_instance_leaves_dagster_home_alone(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(
-        home=tmp_path / "ovc", database_url=database_url, raw_store_url=(tmp_path / "raw").as_uri(), s3_endpoint_url=None
-    )
+    settings = _settings_in(tmp_path, database_url)
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")  # set by open_dagster_instance; restored after the test
     instance = open_dagster_instance(database_url, settings)
@@ -100,9 +105,7 @@ def _dagster_connections(database_url: str) -> int:
 def test_the_instance_keeps_its_connections_between_events(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(
-        home=tmp_path / "ovc", database_url=database_url, raw_store_url=(tmp_path / "raw").as_uri(), s3_endpoint_url=None
-    )
+    settings = _settings_in(tmp_path, database_url)
     monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")  # set by open_dagster_instance; restored after the test
 
     @dg.asset
@@ -120,9 +123,7 @@ def test_the_instance_keeps_its_connections_between_events(
 def test_the_event_log_asks_the_catalog_once_for_what_exists_and_again_for_what_is_missing(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings = Settings(
-        home=tmp_path / "ovc", database_url=database_url, raw_store_url=(tmp_path / "raw").as_uri(), s3_endpoint_url=None
-    )
+    settings = _settings_in(tmp_path, database_url)
     monkeypatch.setenv("OVC_DAGSTER_PG_URL", "")  # set by open_dagster_instance; restored after the test
     asked: list[str] = []
     ask_catalog = PostgresEventLogStorage.has_table
