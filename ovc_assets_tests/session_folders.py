@@ -7,6 +7,7 @@ pytest empties a given `--basetemp` folder when it first uses it."""
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import tempfile
 import time
@@ -41,20 +42,31 @@ def open_session_folder(parent: Path, prefix: str, keep: int = KEPT_ENDED_SESSIO
     ended sessions but the `keep` newest."""
     remove_ended_session_folders(parent, prefix, keep)
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    lock = lock_file_of(path).open("wb")
+    # The lock file is locked before it takes its name: a session scanning meanwhile finds no
+    # lock file (a young folder: in use) or a held lock, never a free one it would call ended.
+    descriptor, pending = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
+    lock = os.fdopen(descriptor, "wb")
     fcntl.flock(lock, fcntl.LOCK_EX)
+    os.rename(pending, lock_file_of(path))
     return SessionFolder(path, lock)
 
 
 def remove_ended_session_folders(parent: Path, prefix: str, keep: int) -> list[Path]:
     """Remove the folders of ended sessions but the `keep` newest (by modification time); a
     folder whose session still runs is never touched. Returns the folders removed."""
-    ended = [folder for folder in parent.glob(f"{prefix}*") if folder.is_dir() and not _in_use(folder)]
-    ended.sort(key=lambda folder: folder.stat().st_mtime, reverse=True)
-    for folder in ended[keep:]:
+    ended: list[tuple[float, Path]] = []
+    for folder in parent.glob(f"{prefix}*"):
+        try:
+            if folder.is_dir() and not _in_use(folder):
+                ended.append((folder.stat().st_mtime, folder))
+        except FileNotFoundError:  # removed meanwhile, by its own session or another one starting
+            continue
+    ended.sort(reverse=True)
+    removed = [folder for _, folder in ended[keep:]]
+    for folder in removed:
         shutil.rmtree(folder, ignore_errors=True)
         lock_file_of(folder).unlink(missing_ok=True)
-    return ended[keep:]
+    return removed
 
 
 def _in_use(folder: Path) -> bool:

@@ -3,11 +3,15 @@ when a session starts, except the folders of sessions still running."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from ovc_assets_tests.conftest import PRIVATE_BASETEMP_PREFIX
+from ovc_assets_tests import session_folders
 from ovc_assets_tests.session_folders import lock_file_of, open_session_folder
 
 
@@ -57,3 +61,40 @@ def test_a_released_folder_counts_as_ended_and_a_removed_one_leaves_no_lock_file
     shutil.rmtree(third.path)  # a passing session removes its folder, then releases it
     third.release()
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([second.path.name, lock_file_of(second.path).name])
+
+
+def test_a_starting_sessions_lock_file_is_never_seen_free(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another session scanning between the lock file's creation and its lock would call the new
+    session ended and (with enough newer failed sessions) remove its folder: the lock must be
+    held before the lock file has its name."""
+    named_when_locked: list[bool] = []
+    lock_it = fcntl.flock
+
+    def flock_seeing_the_name(file, operation):
+        named_when_locked.extend(lock_file_of(folder).exists() for folder in tmp_path.glob(f"{PRIVATE_BASETEMP_PREFIX}*") if folder.is_dir())
+        return lock_it(file, operation)
+
+    monkeypatch.setattr(session_folders.fcntl, "flock", flock_seeing_the_name)
+    session = open_session_folder(tmp_path, PRIVATE_BASETEMP_PREFIX)
+    try:
+        assert named_when_locked == [False]
+        assert lock_file_of(session.path).exists()
+    finally:
+        session.release()
+
+
+def test_a_folder_removed_by_its_own_session_while_others_are_listed_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vanishing = _ended_session(tmp_path, "vanishing", mtime=2_000_000)
+    kept = [_ended_session(tmp_path, f"ended{age}", mtime=1_000_000 - age) for age in range(3)]
+    judge = session_folders._in_use
+
+    def in_use_while_one_vanishes(folder: Path) -> bool:
+        if folder == vanishing:
+            shutil.rmtree(folder)  # its session passed and removed its folder meanwhile
+        return judge(folder)
+
+    monkeypatch.setattr(session_folders, "_in_use", in_use_while_one_vanishes)
+    assert session_folders.remove_ended_session_folders(tmp_path, PRIVATE_BASETEMP_PREFIX, keep=2) == [kept[2]]
+    assert [folder.exists() for folder in kept] == [True, True, False]
