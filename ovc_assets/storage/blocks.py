@@ -274,7 +274,8 @@ def upsert_provider_columns(conn: psycopg.Connection, columns: Mapping[str, np.n
             changed = np.ones(count, dtype=bool)
         if not changed.any():
             return UpsertCounts(attempted=count, inserted=0, updated=0)
-        rows = {column: np.asarray(columns[column])[changed] for column in PROVIDER_ROW_COLUMNS}
+        # Every row changed (a fallback from the direct COPY, a new range): the columns as they are, not a copy.
+        rows = columns if changed.all() else {name: np.asarray(columns[name])[changed] for name in PROVIDER_ROW_COLUMNS}
         merged = _merge(
             conn, "ovc_blocks_v01", PROVIDER_ROW_COLUMNS, "blocks_upsert_provider",
             lambda stage: _copy(conn, stage, PROVIDER_ROW_COLUMNS, binary_payload=_provider_payload(rows)),
