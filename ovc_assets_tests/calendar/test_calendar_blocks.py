@@ -297,7 +297,8 @@ INSTANTS = st.datetimes(
         ]
     ),
 )
-SYMBOLS = st.from_regex(r"[A-Z0-9._]{1,32}", fullmatch=True)
+# Symbols are 1-32 of these characters; text() draws them ~10x faster than the equal regex.
+SYMBOLS = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._", min_size=1, max_size=32)
 
 
 @settings(max_examples=400, deadline=None)

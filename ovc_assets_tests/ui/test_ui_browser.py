@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,9 @@ RUN_TIMEOUT = 420  # the daemon's backfill tick, a run worker, then the report s
 # Not by default: each navigation reloads the UI's scripts, which took the browser 0.5-1.3 s
 # before the first query at load 5-12, and pages took 0.9-2.6 s at load ~10 (RESULTS.md, "UI").
 PAGE_TIME_GOAL = float(os.environ.get("OVC_UI_PAGE_GOAL_SECONDS", "0") or 0)
+# With the goal enforced, a page's time is the median of three visits: two visits of one page
+# differed by up to 1.1 s (RESULTS.md, "UI"), so a single visit judges the machine's moment.
+PAGE_VISITS = 3 if PAGE_TIME_GOAL else 1
 MATERIALIZED_COUNT = re.compile(r"Materialized \(\d+\)")
 DEFAULT_CONFIGURATION_PAGES = {
     "asset graph": ("/asset-groups", lambda p: p.get_by_text("run_reports")),
@@ -174,13 +178,14 @@ def test_backfills_from_the_asset_page_and_the_documented_job_route_run_and_get_
 
 def test_every_page_shows_its_content_at_the_default_configuration(default_page, page_timings) -> None:
     """The pages above, on a webserver without `OVC_PARTITIONS_START` (the last 4 weeks of 2H
-    partitions), each timed (`PAGE_TIME_GOAL`). The first navigation loads the UI's scripts,
-    which a browser then holds, and is not timed."""
+    partitions), each timed (`PAGE_TIME_GOAL`, the median of `PAGE_VISITS` visits). The first
+    navigation loads the UI's scripts, which a browser then holds, and is not timed."""
     default_page.goto("/locations")
     default_page.get_by_text(LOCATION).first.wait_for(state="visible")
-    seconds = {
-        name: open_page(default_page, page_timings, f"default configuration: {name}", path, ready)
-        for name, (path, ready) in DEFAULT_CONFIGURATION_PAGES.items()
-    }
+    seconds = {}
+    for name, (path, ready) in DEFAULT_CONFIGURATION_PAGES.items():
+        timed = f"default configuration: {name}"
+        visits = [open_page(default_page, page_timings, timed, path, ready) for _ in range(PAGE_VISITS)]
+        seconds[name] = page_timings[timed] = round(statistics.median(visits), 3)
     slow = {name: round(time, 2) for name, time in seconds.items() if PAGE_TIME_GOAL and time >= PAGE_TIME_GOAL}
     assert not slow, f"pages over {PAGE_TIME_GOAL} s at the default configuration (seconds to content): {slow}"
