@@ -211,17 +211,17 @@ def test_the_daily_materialisation_checks_the_chain_and_names_a_break(conn, repo
     resources = {"ovc_database": PostgresResource(database_url=conn.info.dsn)}
     day = partition_key_for(load_report(conn, "run-1"))
 
-    def check() -> dg.AssetCheckEvaluation:
-        with dg.instance_for_test() as instance:
-            result = dg.materialize([ovc_run_reports], instance=instance, resources=resources, partition_key=day)
+    def check(instance: dg.DagsterInstance) -> dg.AssetCheckEvaluation:
+        result = dg.materialize([ovc_run_reports], instance=instance, resources=resources, partition_key=day)
         (evaluation,) = result.get_asset_check_evaluations()
         assert evaluation.check_name == CHAIN_CHECK_NAME
         return evaluation
 
-    intact = check()
-    assert intact.passed and intact.metadata["links"].value == 3 and intact.metadata["files_checked"].value == 3
-    _disable_immutability(conn)
-    conn.execute("UPDATE ovc.ovc_run_reports_v01 SET run_status = 'PASS', warnings = '[]' WHERE run_id = 'run-3'")
-    broken = check()
+    with dg.instance_for_test() as instance:
+        intact = check(instance)
+        assert intact.passed and intact.metadata["links"].value == 3 and intact.metadata["files_checked"].value == 3
+        _disable_immutability(conn)
+        conn.execute("UPDATE ovc.ovc_run_reports_v01 SET run_status = 'PASS', warnings = '[]' WHERE run_id = 'run-3'")
+        broken = check(instance)
     assert not broken.passed and broken.severity == dg.AssetCheckSeverity.ERROR
     assert "run run-3 (link 3): report edited after it was written" in broken.metadata["findings"].value
