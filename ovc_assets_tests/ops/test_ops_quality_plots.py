@@ -29,6 +29,7 @@ from ovc_assets.ops.quality_plots import FIGURE_DPI, FIGURE_SIZE
 from ovc_assets.runs.report import RunReport
 from ovc_assets.runs.store import store_report
 from ovc_assets.storage.postgres import connect
+from ovc_assets_tests.ovc_in_process import run_ovc_in_process
 
 WEEK = week_blocks()
 SUNDAY, THURSDAY = WEEK[0].date_ny, WEEK[-1].date_ny
@@ -191,7 +192,7 @@ def test_ovc_report_daily_refuses_bad_dates_with_a_coded_error(ovc_env, tmp_path
         (("--start", "2026-13-01", "--end", "2026-01-02"), "--start '2026-13-01' is not a date"),
         (("--start", "2026-01-05", "--end", "2026-01-02"), "--end 2026-01-02 is before --start 2026-01-05"),
     ):
-        done = ovc("report", "daily", *args, "--out", str(out), env=ovc_env)
+        done = run_ovc_in_process("report", "daily", *args, "--out", str(out), env={**os.environ, **ovc_env})
         assert done.returncode == 2 and re.fullmatch(rf"error E_CONFIG: {re.escape(message)}.*\n", done.stderr), done.stderr
     assert not out.exists()
 
