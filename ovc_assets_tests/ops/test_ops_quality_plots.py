@@ -43,10 +43,12 @@ VALUES (%(id)s, %(at)s, 'tv', 'x', 1, repeat('b', 64), 'rejected', ARRAY['E_BAD_
 """
 
 
-@pytest.fixture
-def landed_week(database_url: str) -> str:
+@pytest.fixture(scope="module")
+def landed_week(create_module_database) -> str:
     """The demo week's alerts landed and ingested in one live run, a provider close 10 bp away
-    from one live close, and three run reports (FAIL on Monday, two PASS on Tuesday)."""
+    from one live close, and three run reports (FAIL on Monday, two PASS on Tuesday). Shared by
+    the module's tests, which only read it."""
+    database_url = create_module_database(True)
     land_alerts_directly(database_url, sample_alerts(sample_candles()))
     (blocks_asset, _) = build_block_assets(blocks_2h_partitions(WEEK[0].start_utc))
     result = dg.materialize(
@@ -161,7 +163,8 @@ def png_size(png: bytes) -> tuple[int, int]:
 
 def test_ovc_report_daily_writes_a_page_with_the_four_figures_and_their_numbers(landed_week, ovc_env, tmp_path) -> None:
     out = tmp_path / "pages" / "quality.html"
-    done = ovc("report", "daily", "--start", str(SUNDAY), "--end", str(THURSDAY), "--out", str(out), env=ovc_env)
+    env = {**ovc_env, "OVC_DATABASE_URL": landed_week}
+    done = ovc("report", "daily", "--start", str(SUNDAY), "--end", str(THURSDAY), "--out", str(out), env=env)
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"wrote {out}: 4 figures, OVC days {SUNDAY}..{THURSDAY}, 2 symbol(s), 2 block(s) missing"
