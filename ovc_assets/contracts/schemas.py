@@ -195,11 +195,11 @@ def identity_format_holds(
     for keys, expected in expectations:
         for key in keys:
             column = frame[key]
-            agrees &= column.isna().to_numpy() | (column.to_numpy(dtype=object) == expected)
+            agrees &= column.isna().to_numpy() | (column.to_numpy() == expected)
     if bounds is not None:
         for column, expected_ms in zip(bounds, (calendar.start_ms, calendar.end_ms)):
             instants = pd.to_datetime(frame[column], utc=True, errors="coerce")
-            agrees &= ((instants - _EPOCH) // _ONE_MS).to_numpy(dtype=float, na_value=np.nan) == expected_ms
+            agrees &= ((instants - _EPOCH) // _ONE_MS).to_numpy() == expected_ms  # NaT gives NaN
     return _passes(frame, calendar.inputs_known, agrees)
 
 
@@ -219,7 +219,7 @@ def text_is_not_empty(frame: pd.DataFrame) -> pd.Series:
     empty = np.zeros(len(frame), dtype=bool)
     for name, dtype in frame.dtypes.items():
         if isinstance(dtype, pd.StringDtype):
-            empty |= frame[name].to_numpy(dtype=object) == ""
+            empty |= frame[name].to_numpy() == ""
     return pd.Series(~empty, index=frame.index)
 
 
@@ -541,12 +541,12 @@ def validate_frame(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> Batch
         # A dataframe check lists every column of a failing row; it is one failure of the row.
         row_level = context == "DataFrameSchema" and code.value == check
         if row_level:
-            detail = _RULE_TEXT.get(code, "the row breaks this rule")
+            detail = _RULE_TEXT[code]
         else:
             detail = f"column {column} fails {check}"
             if isinstance(case, str | int | float | bool) and code is not ErrorCode.REQUIRED_MISSING:
                 detail += f" (value {str(case)[:40]!r})"
-        labels = frame.index if label is None or pd.isna(label) else (label,)
+        labels = frame.index if pd.isna(label) else (label,)  # None too
         for row in labels:
             key = (row, str(check), None if row_level else column)
             if key in seen:
