@@ -4,13 +4,14 @@ failing row's codes and exact message from `validate_frame`."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from ovc_assets.contracts import parse_export
-from ovc_assets.contracts.schemas import full_exports_frame, min_blocks_frame, validate_min_blocks
+from ovc_assets.contracts.schemas import code_for_check, full_exports_frame, min_blocks_frame, validate_min_blocks
 from ovc_assets.errors import ErrorCode
 from ovc_assets_tests.contracts.contract_strategies import FULL_EXPORT, sample_file
 from ovc_assets_tests.contracts.test_contract_schemas import ALERT, R1, blocks_frame
@@ -84,23 +85,52 @@ def test_each_failing_row_gets_its_codes_and_the_exact_message_of_its_first() ->
     assert batch.fail_by_code() == {"E_REQUIRED_MISSING": 2, "E_TYPE_COERCION": 1, "E_EMPTY_NOT_ALLOWED": 1, "E_ENUM": 2, "E_SEM_DIR": 1}
 
 
-@pytest.mark.parametrize(
-    ("column", "value", "message"),
-    [
-        ("h", 1.0, "E_SEM_OHLC: h >= max(o,c), l <= min(o,c), h >= l, l > 0 does not hold (+1 more)"),  # and rng
-        ("rng", 0.5, "E_SEM_RNG: rng differs from h - l by more than the tolerance"),
-        ("body", 0.5, "E_SEM_BODY: body differs from |c - o| by more than the tolerance"),
-        ("ret", 0.5, "E_SEM_RET: ret differs from (c - o) / o by more than the tolerance"),
-        ("dir", -1, "E_SEM_DIR: dir is not the sign of c - o"),
-        ("block4h", "GH", "E_IDENTITY_FORMAT: block id fields disagree with date_ny, letter and symbol"),
-        ("bar_close_ms", 1, "E_IDENTITY_TIME: bar_close_ms is neither the block's start nor its end"),
-    ],
-)
-def test_a_broken_rule_is_one_failure_of_the_row_with_the_rules_text(column: str, value, message: str) -> None:
-    frame = blocks_frame(2)
-    frame.loc[1, column] = value
+BROKEN_RULES = {
+    ("h", 1.0): "E_SEM_OHLC: h >= max(o,c), l <= min(o,c), h >= l, l > 0 does not hold (+1 more)",  # and rng
+    ("rng", 0.5): "E_SEM_RNG: rng differs from h - l by more than the tolerance",
+    ("body", 0.5): "E_SEM_BODY: body differs from |c - o| by more than the tolerance",
+    ("ret", 0.5): "E_SEM_RET: ret differs from (c - o) / o by more than the tolerance",
+    ("dir", -1): "E_SEM_DIR: dir is not the sign of c - o",
+    ("block4h", "GH"): "E_IDENTITY_FORMAT: block id fields disagree with date_ny, letter and symbol",
+    ("bar_close_ms", 1): "E_IDENTITY_TIME: bar_close_ms is neither the block's start nor its end",
+}
+
+
+def test_a_broken_rule_is_one_failure_of_the_row_with_the_rules_text() -> None:
+    frame = blocks_frame(len(BROKEN_RULES) + 1)
+    for row, (column, value) in enumerate(BROKEN_RULES, start=1):
+        frame[column] = frame[column].astype(object)
+        frame.loc[row, column] = value
 
     batch = validate_min_blocks(frame)
 
-    assert batch.row_messages == {1: message}  # every column the check lists is the same one failure
+    # Every column a dataframe check lists for a row is the same one failure.
+    assert batch.row_messages == dict(enumerate(BROKEN_RULES.values(), start=1))
     assert batch.valid.index.tolist() == [0]
+
+
+def test_a_pandera_check_without_a_code_is_named_in_the_refusal() -> None:
+    with pytest.raises(LookupError, match=r"^no error code for pandera check 'something_new'$"):
+        code_for_check("something_new")
+
+
+def test_one_check_failing_on_two_columns_of_a_row_is_two_failures() -> None:
+    frame = blocks_frame(2)
+    frame[["play", "rrc"]] = frame[["play", "rrc"]].astype(object)
+    frame.loc[1, ["play", "rrc"]] = [None, np.nan]
+
+    messages = validate_min_blocks(frame).row_messages
+
+    assert list(messages) == [1]
+    assert re.fullmatch(r"E_REQUIRED_MISSING: column (play|rrc) fails not_nullable \(\+1 more\)", messages[1])
+
+
+def test_a_passing_frame_has_no_codes_and_no_messages() -> None:
+    batch = validate_min_blocks(blocks_frame(2))
+
+    assert (batch.row_codes, batch.row_messages, batch.valid.index.tolist()) == ({}, {}, [0, 1])
+
+
+def test_a_frame_whose_index_repeats_a_label_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^validate_frame needs a frame with a unique index$"):
+        validate_min_blocks(blocks_frame(2).set_axis([0, 0]))
