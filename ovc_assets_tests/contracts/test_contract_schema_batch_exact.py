@@ -82,6 +82,7 @@ def test_each_failing_row_gets_its_codes_and_the_exact_message_of_its_first() ->
         6: "E_REQUIRED_MISSING: column rrc fails not_nullable",  # no value shown for a missing one
     }
     assert batch.valid.index.tolist() == [2]
+    assert str(batch.valid["dir"].dtype) == "int64"  # the passing rows come back coerced
     assert batch.fail_by_code() == {"E_REQUIRED_MISSING": 2, "E_TYPE_COERCION": 1, "E_EMPTY_NOT_ALLOWED": 1, "E_ENUM": 2, "E_SEM_DIR": 1}
 
 

@@ -60,6 +60,7 @@ ROWS = {
     "no_such_letter": row("2026-01-13", "M", "GBPUSD"),
     "no_such_date": row("2026-02-30", "A", "GBPUSD"),
     "date_not_iso": row("20260113", "A", "GBPUSD"),
+    "date_not_text": row(20260113, "A", "GBPUSD"),
     "letter_not_text": row("2026-01-13", 1, "GBPUSD"),
     "symbol_not_allowed": row("2026-01-13", "A", "gbpusd", bid="20260113-A-gbpusd", bid4h="20260113-AB-gbpusd"),
     "symbol_not_text": row("2026-01-13", "A", 42, bid="20260113-A-42", bid4h="20260113-AB-42"),
@@ -81,6 +82,7 @@ IDENTITY_HOLDS = {
     "no_such_letter": False,
     "no_such_date": False,
     "date_not_iso": False,
+    "date_not_text": False,
     "letter_not_text": False,
     "symbol_not_allowed": False,
     "symbol_not_text": False,
@@ -105,7 +107,10 @@ def test_an_identity_without_id_fields_still_needs_a_block_and_a_usable_symbol()
     result = identity_format_holds(frame_of(ROWS), WITHOUT_ID_FIELDS)
 
     failing = {name for name, holds in result.items() if not holds}
-    assert failing == {"no_such_letter", "no_such_date", "date_not_iso", "letter_not_text", "symbol_not_allowed", "symbol_not_text"}
+    assert failing == {
+        "no_such_letter", "no_such_date", "date_not_iso", "date_not_text", "letter_not_text", "symbol_not_allowed",
+        "symbol_not_text",
+    }  # fmt: skip
 
 
 T = pd.Timestamp

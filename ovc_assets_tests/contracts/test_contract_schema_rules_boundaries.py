@@ -34,7 +34,10 @@ def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
         (1.0, 1.2, 0.9, 0.8, False),  # closes below the low
         (0.0, 0.0, 0.0, 0.0, False),  # a low of 0 is no price
         (-1.0, 1.0, -1.0, 0.5, False),  # a negative low
-        (1.0, None, 0.9, 1.0, True),  # h missing: not judged
+        (None, 1.1, 0.9, 1.2, True),  # each input missing: not judged
+        (1.0, None, 0.9, 1.0, True),
+        (1.0, 1.1, None, 0.8, True),
+        (1.0, 1.1, 0.9, None, True),
         (1.0, math.inf, 0.9, 1.0, True),  # infinite: counted as missing
     ],
 )
