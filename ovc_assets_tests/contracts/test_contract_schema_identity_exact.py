@@ -32,7 +32,7 @@ WITHOUT_ID_FIELDS = IdentitySpec(
 # The calendar's answers, for reference: 2026-01-13 A is 22:00-24:00 UTC, G is 10:00-12:00 UTC of the 14th.
 A_13_START, A_13_END = 1768341600000, 1768348800000
 G_13_START, G_13_END = 1768384800000, 1768392000000
-A_14_START, A_14_END = 1768428000000, 1768435200000
+A_14_START = 1768428000000
 
 
 def row(date_ny, seg, sym, **changes) -> dict[str, object]:
