@@ -84,15 +84,14 @@ def _passes(frame: pd.DataFrame, judged: np.ndarray, holds: np.ndarray) -> pd.Se
 def ohlc_holds(frame: pd.DataFrame) -> pd.Series:
     """h >= max(o,c), l <= min(o,c), h >= l and l > 0 (`E_SEM_OHLC`)."""
     o, h, low, c = _numbers(frame, "o", "h", "l", "c")
-    with np.errstate(invalid="ignore"):
-        consistent = (h >= np.maximum(o, c)) & (low <= np.minimum(o, c)) & (h >= low) & (low > 0)
+    consistent = (h >= np.maximum(o, c)) & (low <= np.minimum(o, c)) & (h >= low) & (low > 0)
     return _passes(frame, _present(o, h, low, c), consistent)
 
 
 def rng_holds(frame: pd.DataFrame, tolerance: float) -> pd.Series:
     """rng = h - l within the tolerance (`E_SEM_RNG`)."""
     rng, h, low = _numbers(frame, "rng", "h", "l")
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(over="ignore"):  # h - l of two huge prices; NaN (missing) raises nothing
         close = np.abs(rng - (h - low)) <= tolerance
     return _passes(frame, _present(rng, h, low), close)
 
@@ -100,7 +99,7 @@ def rng_holds(frame: pd.DataFrame, tolerance: float) -> pd.Series:
 def body_holds(frame: pd.DataFrame, tolerance: float) -> pd.Series:
     """body = |c - o| within the tolerance (`E_SEM_BODY`)."""
     body, o, c = _numbers(frame, "body", "o", "c")
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(over="ignore"):  # c - o of two huge prices
         close = np.abs(body - np.abs(c - o)) <= tolerance
     return _passes(frame, _present(body, o, c), close)
 
@@ -143,8 +142,10 @@ def _row_block_times(date_value: Any, letter: Any) -> BlockTimes | None:
 
 
 def _calendar_columns(frame: pd.DataFrame, identity: IdentitySpec) -> _CalendarColumns:
-    # The calendar is asked once per distinct (date_ny, letter) and per distinct symbol;
-    # rows then pick their answers by code (code -1, a missing value, picks the appended fill).
+    # The calendar is asked once per distinct (date_ny, letter) and per distinct symbol; rows
+    # then pick their answers by code. A row whose date or letter is missing gets the pair
+    # code of the value -1, which asks the calendar nothing; a missing symbol (code -1) picks
+    # the appended fill.
     date_codes, date_values = pd.factorize(frame[identity.date_ny])
     letter_codes, letter_values = pd.factorize(frame[identity.letter])
     symbol_codes, symbol_values = pd.factorize(frame[identity.symbol])
@@ -157,22 +158,22 @@ def _calendar_columns(frame: pd.DataFrame, identity: IdentitySpec) -> _CalendarC
         for value in pair_values
     ]
 
-    def per_row(values: list[Any], codes: np.ndarray, fill: Any, dtype: Any = object) -> np.ndarray:
-        return np.array([*values, fill], dtype=dtype)[codes]
+    def per_pair(values: list[Any]) -> np.ndarray:
+        return np.array(values)[pair_codes]
 
-    has_block = per_row([t is not None for t in times], pair_codes, False, bool)
     usable_symbols = [isinstance(symbol, str) and symbol_fits_block_id(symbol) for symbol in symbol_values]
-    symbol_ok = per_row(usable_symbols, symbol_codes, False, bool)
-    symbols = per_row([str(symbol) for symbol in symbol_values], symbol_codes, "")
+    # Objects, not numpy strings: an empty frame's (float) id prefixes add to them too.
+    symbols = np.array([*map(str, symbol_values), ""], dtype=object)[symbol_codes]
     return _CalendarColumns(
         inputs_known=pair_known & (symbol_codes >= 0),
-        derivable=has_block & symbol_ok,
-        block_id=per_row([t.block_id_prefix if t else "" for t in times], pair_codes, "") + symbols,
-        four_hour_id=per_row([t.four_hour_id_prefix if t else "" for t in times], pair_codes, "") + symbols,
-        pair=per_row([t.block.pair if t else "" for t in times], pair_codes, ""),
-        compact_date=per_row([t.compact_date if t else "" for t in times], pair_codes, ""),
-        start_ms=per_row([t.start_ms if t else np.nan for t in times], pair_codes, np.nan, float),
-        end_ms=per_row([t.end_ms if t else np.nan for t in times], pair_codes, np.nan, float),
+        derivable=np.array([t is not None for t in times], dtype=bool)[pair_codes]
+        & np.array([*usable_symbols, False])[symbol_codes],
+        block_id=per_pair([t.block_id_prefix if t else "" for t in times]) + symbols,
+        four_hour_id=per_pair([t.four_hour_id_prefix if t else "" for t in times]) + symbols,
+        pair=per_pair([t.block.pair if t else "" for t in times]),
+        compact_date=per_pair([t.compact_date if t else "" for t in times]),
+        start_ms=per_pair([t.start_ms if t else np.nan for t in times]),
+        end_ms=per_pair([t.end_ms if t else np.nan for t in times]),
     )
 
 
@@ -194,11 +195,11 @@ def identity_format_holds(
     for keys, expected in expectations:
         for key in keys:
             column = frame[key]
-            agrees &= column.isna().to_numpy() | (column.to_numpy(dtype=object) == expected)
+            agrees &= column.isna().to_numpy() | (column.to_numpy() == expected)
     if bounds is not None:
         for column, expected_ms in zip(bounds, (calendar.start_ms, calendar.end_ms)):
             instants = pd.to_datetime(frame[column], utc=True, errors="coerce")
-            agrees &= ((instants - _EPOCH) // _ONE_MS).to_numpy(dtype=float, na_value=np.nan) == expected_ms
+            agrees &= ((instants - _EPOCH) // _ONE_MS).to_numpy() == expected_ms  # NaT gives NaN
     return _passes(frame, calendar.inputs_known, agrees)
 
 
@@ -218,7 +219,7 @@ def text_is_not_empty(frame: pd.DataFrame) -> pd.Series:
     empty = np.zeros(len(frame), dtype=bool)
     for name, dtype in frame.dtypes.items():
         if isinstance(dtype, pd.StringDtype):
-            empty |= frame[name].to_numpy(dtype=object) == ""
+            empty |= frame[name].to_numpy() == ""
     return pd.Series(~empty, index=frame.index)
 
 
@@ -540,12 +541,12 @@ def validate_frame(model: type[pa.DataFrameModel], frame: pd.DataFrame) -> Batch
         # A dataframe check lists every column of a failing row; it is one failure of the row.
         row_level = context == "DataFrameSchema" and code.value == check
         if row_level:
-            detail = _RULE_TEXT.get(code, "the row breaks this rule")
+            detail = _RULE_TEXT[code]
         else:
             detail = f"column {column} fails {check}"
             if isinstance(case, str | int | float | bool) and code is not ErrorCode.REQUIRED_MISSING:
                 detail += f" (value {str(case)[:40]!r})"
-        labels = frame.index if label is None or pd.isna(label) else (label,)
+        labels = frame.index if pd.isna(label) else (label,)  # None too
         for row in labels:
             key = (row, str(check), None if row_level else column)
             if key in seen:
