@@ -123,7 +123,7 @@ def test_the_frame_holds_the_rows_in_the_tables_columns_and_types() -> None:
 def test_a_batch_without_rows_is_an_empty_frame_of_the_same_types() -> None:
     batch = outcomes(series_of({0: FLAT, 1: FLAT}, latest=1), size=4, first=2, end=3, window_blocks=1)
 
-    frame = batch.frame(None)
+    frame = batch.frame("run-7")
 
     assert len(batch) == 0 and frame.empty and list(frame.columns) == list(OUTCOME_COLUMNS)
     # no row to infer a text type from: the text columns stay object columns
@@ -239,10 +239,16 @@ def test_stored_blocks_become_sorted_arrays_per_symbol() -> None:
     assert np.isnan([gbp.h[1], gbp.l[1], gbp.c[1], gbp.invalidation[0], gbp.pred_target[1]]).all()
     assert (gbp.pred_target[0], gbp.invalidation[1]) == (1.28, 1.25)
     assert gbp.latest_start == start_of(2)
-    # whole-number prices are still float prices; no latest block given is None
+    assert (jpy.starts.tolist(), jpy.h.tolist(), jpy.latest_start) == ([start_of(0)], [150.0], None)
+
+
+def test_whole_number_prices_are_read_as_float_prices() -> None:
+    frame = pd.DataFrame([("USDJPY", datetime(2026, 1, 12, 22, tzinfo=UTC), "U0", 150, 149, 150, None, None)], columns=list(BLOCK_COLUMNS))
+
+    (jpy,) = symbol_blocks(frame, {}).values()
+
     assert (jpy.h.tolist(), jpy.l.tolist(), jpy.c.tolist()) == ([150.0], [149.0], [150.0])
-    assert {jpy.h.dtype, jpy.l.dtype, jpy.c.dtype} == {np.dtype("float64")}
-    assert (jpy.starts.tolist(), jpy.latest_start) == ([start_of(0)], None)
+    assert [jpy.h.dtype, jpy.l.dtype, jpy.c.dtype] == [np.dtype("float64")] * 3
 
 
 def test_open_blocks_span_the_open_days_from_the_first_to_the_last() -> None:
