@@ -39,7 +39,9 @@ def start_of(position: float) -> int:
     return int(FIRST_START + STEP * position)
 
 
-def series_of(prices: dict[float, tuple], latest: float | None, levels: dict[float, tuple[float, float]] | None = None) -> SymbolBlocks:
+def series_of(
+    prices: dict[float, tuple], latest: float | None, levels: dict[float, tuple[float, float]] | None = None
+) -> SymbolBlocks:
     """Blocks at calendar positions (a fractional one lies between two open blocks), bid `B<position>`,
     prices (h, l, c) and (pred_target, invalidation) levels; `latest` is a position or None."""
     positions = sorted(prices)
@@ -243,7 +245,8 @@ def test_stored_blocks_become_sorted_arrays_per_symbol() -> None:
 
 
 def test_whole_number_prices_are_read_as_float_prices() -> None:
-    frame = pd.DataFrame([("USDJPY", datetime(2026, 1, 12, 22, tzinfo=UTC), "U0", 150, 149, 150, None, None)], columns=list(BLOCK_COLUMNS))
+    row = ("USDJPY", datetime(2026, 1, 12, 22, tzinfo=UTC), "U0", 150, 149, 150, None, None)
+    frame = pd.DataFrame([row], columns=list(BLOCK_COLUMNS))
 
     (jpy,) = symbol_blocks(frame, {}).values()
 
@@ -265,4 +268,6 @@ def test_open_blocks_span_the_open_days_from_the_first_to_the_last() -> None:
 def test_open_blocks_of_a_single_day() -> None:
     found = open_blocks(FxCalendar(), date(2026, 1, 13), date(2026, 1, 13))
 
-    assert (len(found.starts), found.starts[0], found.ends[-1]) == (12, pd.Timestamp("2026-01-13T22:00Z").value, pd.Timestamp("2026-01-14T22:00Z").value)
+    assert (len(found.starts), found.starts[0], found.ends[-1]) == (
+        12, pd.Timestamp("2026-01-13T22:00Z").value, pd.Timestamp("2026-01-14T22:00Z").value
+    )  # fmt: skip
