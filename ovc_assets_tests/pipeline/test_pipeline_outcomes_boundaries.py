@@ -140,6 +140,9 @@ def test_a_complete_window_is_written_complete_and_a_run_id_may_be_none() -> Non
 
     (row,) = batch.frame(None).to_dict("records")
 
+    # no levels: the hits are None (not NaN or False) already in the batch
+    assert (batch.hit_target.tolist(), batch.hit_invalidation.tolist(), batch.first_hit.tolist()) == ([None], [None], [None])
+
     assert (row["window_status"], row["window_complete"], row["run_id"], row["window_type"]) == ("COMPLETE", True, None, "NEXT_2H")
     assert (row["hit_target"], row["hit_invalidation"], row["first_hit"]) == (None, None, None)
 
