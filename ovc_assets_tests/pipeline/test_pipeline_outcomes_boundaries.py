@@ -211,15 +211,20 @@ def test_a_calendar_one_block_short_of_the_last_window_is_refused() -> None:
     assert str(raised.value) == "the calendar does not reach past the last window"
 
 
-def test_a_flat_window_has_no_close_position_and_warns_nothing() -> None:
-    blocks = series_of({0: FLAT, 1: FLAT}, latest=1)
+@pytest.mark.parametrize(
+    ("window_block", "direction"),
+    [(FLAT, "NEUTRAL"), ((1.0, 1.0, 1.1), "UP")],
+    ids=["flat", "close-outside-its-high-and-low"],  # 0/0, and x/0 on a block that breaks the OHLC rule
+)
+def test_a_flat_window_has_no_close_position_and_warns_nothing(window_block, direction) -> None:
+    blocks = series_of({0: FLAT, 1: window_block}, latest=1)
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         batch = outcomes(blocks, size=4, first=0, end=1, window_blocks=1)
 
     assert batch.close_pos.dtype == np.dtype("float64") and np.isnan(batch.close_pos).tolist() == [True]
-    assert (batch.outcome_dir.tolist(), batch.mfe_up.tolist(), batch.mfe_down.tolist()) == (["NEUTRAL"], [0.0], [0.0])
+    assert (batch.outcome_dir.tolist(), batch.mfe_up.tolist(), batch.mfe_down.tolist()) == ([direction], [0.0], [0.0])
 
 
 NEW_YORK = ZoneInfo("America/New_York")
