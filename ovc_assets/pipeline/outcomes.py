@@ -95,8 +95,9 @@ def open_blocks(calendar: FxCalendar, first_day: date, last_day: date) -> OpenBl
     wall_clock = (open_days.astype("datetime64[ns]")[:, None] + _OVC_DAY_OFFSETS[None, :]).ravel()
     # Open blocks never touch a daylight-saving switch (it falls in the weekend closure).
     starts = pd.DatetimeIndex(wall_clock).tz_localize(NEW_YORK, ambiguous="raise", nonexistent="raise")
-    starts_ns = starts.tz_convert("UTC").asi8
-    ends_ns = (starts + pd.Timedelta(hours=2)).tz_convert("UTC").asi8
+    # asi8 of a zone-aware index is already UTC epoch ns
+    starts_ns = starts.asi8
+    ends_ns = (starts + pd.Timedelta(hours=2)).asi8
     return OpenBlocks(starts_ns, ends_ns)
 
 
