@@ -4,6 +4,7 @@ started again mid-load, and two workers racing on one body. Bounded in count and
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import random
@@ -11,9 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -204,6 +206,53 @@ def test_two_workers_record_a_thousand_identical_bodies_once(ovc_env: dict[str, 
     assert len({answer["event_id"] for answer in answers}) == 1
     with connect(database_url) as conn:
         assert conn.execute("SELECT count(*), sum(duplicate_count) FROM ovc.raw_events").fetchone() == (1, 999)
+
+
+STALL_SECONDS = 6
+"""Longer than the header deadline (2 s) and than uvicorn's worker health check (5 s)."""
+
+
+def worker_pids(supervisor: subprocess.Popen) -> list[int]:
+    """The worker processes `ovc serve --workers N` spawned (multiprocessing's spawn children)."""
+    children = Path(f"/proc/{supervisor.pid}/task/{supervisor.pid}/children").read_text().split()
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def signal_all(pids: list[int], signal_number: int) -> None:
+    for pid in pids:
+        os.kill(pid, signal_number)
+
+
+def test_workers_stalled_past_every_deadline_answer_what_arrived_in_time_and_close_unfinished_headers(
+    ovc_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    """Workers that get no CPU for longer than any deadline (SIGSTOP makes it certain) while
+    one kept-alive connection's next request and another's unfinished headers wait in their
+    sockets. Once they run again, the supervisor has killed neither, the request is answered
+    and the unfinished headers are still closed by the deadline."""
+    with serving({**os.environ, **ovc_env}, tmp_path / "serve.log", workers=2) as (process, url):
+        wait_until(lambda: len(worker_pids(process)) == 2, START_TIMEOUT_SECONDS, "both workers")
+        workers = worker_pids(process)
+        host, port = url.removeprefix("http://").split(":")
+        slow_sender = http.client.HTTPConnection(host, int(port), timeout=STALL_SECONDS * 5)
+        with httpx.Client(base_url=url, timeout=STALL_SECONDS * 5) as client, closing(slow_sender):
+            # Each connection kept alive after a first request answered.
+            assert client.post("/tv", content=unique_export(1)).status_code == 200
+            slow_sender.request("POST", "/tv", body=unique_export(2))
+            with slow_sender.getresponse() as first_answer:
+                assert first_answer.status == 200 and first_answer.read()
+            signal_all(workers, signal.SIGSTOP)
+            slow_sender.sock.sendall(b"POST /tv HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+            resume = threading.Timer(STALL_SECONDS, signal_all, (workers, signal.SIGCONT))
+            resume.start()
+            try:
+                answer = client.post("/tv", content=unique_export(3))
+            finally:
+                resume.join()
+            assert slow_sender.sock.recv(1024) == b""
+        assert answer.status_code == 200
+        assert worker_pids(process) == workers
+    assert len(landed_ids(database_url)) == 3
 
 
 def spool_segments(raw_root: Path) -> list[Path]:
