@@ -6,11 +6,10 @@ import os
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from ovc_assets.errors import ErrorCode, OvcError
 from ovc_assets.receiver.config import load_receiver_config
-from ovc_assets.receiver.server import server_options
+from ovc_assets.receiver.server import run_server, server_options
 from ovc_assets.settings import load_settings
 from ovc_assets.storage.migrations import applied_migrations, discover_migrations
 from ovc_assets.storage.postgres import mask_dsn, resolve_dsn
@@ -47,12 +46,11 @@ def serve_command(
     typer.echo(f"  raw store {store.location}; spool {config.spool_dir}")
     if not config.token:
         typer.echo("  OVC_TOKEN is not set: POST /tv_secure answers 503", err=True)
-    uvicorn.run(
+    run_server(
         APP_FACTORY,
-        factory=True,
+        workers,
         host=host,
         port=port,
-        workers=workers,
         # The access log would print query strings, where a misplaced token could be.
         access_log=False,
         # X-Forwarded-For is honoured by the receiver itself, from OVC_TRUSTED_PROXIES only.

@@ -1,8 +1,10 @@
-"""Helpers of the receiver tests: the app in-process, database look-ups, outages."""
+"""Helpers of the receiver tests: the app in-process, raw connections to a served one,
+database look-ups, outages."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -54,6 +56,28 @@ def post(path: str, body: bytes | str, **kwargs: Any) -> Callable[[httpx.AsyncCl
         return await client.post(path, content=body, **kwargs)
 
     return scenario
+
+
+WAIT_FOR_SERVER_SECONDS = 15
+
+
+def open_connection(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=WAIT_FOR_SERVER_SECONDS)
+    return connection
+
+
+def read_until_closed(connection: socket.socket) -> bytes:
+    """Everything the server sends until it closes; `TimeoutError` if it keeps the connection."""
+    received = b""
+    while chunk := connection.recv(65536):
+        received += chunk
+    return received
+
+
+def head(path: str, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "host: 127.0.0.1", *(f"{name}: {value}" for name, value in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def fetch_events(database_url: str) -> list[dict[str, Any]]:

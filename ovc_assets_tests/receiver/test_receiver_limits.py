@@ -8,36 +8,20 @@ from __future__ import annotations
 import json
 import os
 import resource
-import socket
 from pathlib import Path
 
 import httpx
 
 from ovc_assets.receiver.server import MAX_HEADER_BYTES
-from ovc_assets_tests.receiver.receiver_harness import fetch_events
+from ovc_assets_tests.receiver.receiver_harness import (
+    WAIT_FOR_SERVER_SECONDS,
+    fetch_events,
+    head,
+    open_connection,
+    read_until_closed,
+)
 from ovc_assets_tests.receiver.receiver_payloads import ALERT_EXPORT, unique_export
 from ovc_assets_tests.receiver.test_receiver_reliability import serving
-
-WAIT_FOR_SERVER_SECONDS = 15
-
-
-def open_connection(url: str) -> socket.socket:
-    host, port = url.removeprefix("http://").split(":")
-    connection = socket.create_connection((host, int(port)), timeout=WAIT_FOR_SERVER_SECONDS)
-    return connection
-
-
-def read_until_closed(connection: socket.socket) -> bytes:
-    """Everything the server sends until it closes; `TimeoutError` if it keeps the connection."""
-    received = b""
-    while chunk := connection.recv(65536):
-        received += chunk
-    return received
-
-
-def head(path: str, headers: dict[str, str]) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "host: 127.0.0.1", *(f"{name}: {value}" for name, value in headers.items())]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def test_the_server_bounds_headers_bodies_and_idle_connections(

@@ -4,6 +4,7 @@ started again mid-load, and two workers racing on one body. Bounded in count and
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import random
@@ -11,9 +12,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from itertools import repeat
 from pathlib import Path
 
 import httpx
@@ -21,7 +25,7 @@ import httpx
 from ovc_assets.storage.migrations import migrate
 from ovc_assets.storage.postgres import EmbeddedPostgres, connect
 from ovc_assets.storage.raw_store import FileRawStore
-from ovc_assets_tests.receiver.receiver_harness import wait_until
+from ovc_assets_tests.receiver.receiver_harness import head, open_connection, read_until_closed, wait_until
 from ovc_assets_tests.receiver.receiver_payloads import ALERT_EXPORT, unique_export
 
 START_TIMEOUT_SECONDS = 60
@@ -178,32 +182,80 @@ def _spooled(url: str) -> int | None:
         return None
 
 
+def post_on_a_connection_of_its_own(url: str, request: bytes) -> tuple[int, dict]:
+    """Send `request` as soon as connected, as the header deadline expects of a sender: an
+    asyncio client starved of CPU took longer than the deadline between connecting and
+    sending, and was rightly closed unanswered. The status and JSON body of the answer."""
+    with open_connection(url) as connection:
+        connection.sendall(request)
+        answer = read_until_closed(connection)
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
 def test_two_workers_record_a_thousand_identical_bodies_once(ovc_env: dict[str, str], database_url: str, tmp_path: Path) -> None:
-    async def burst(url: str) -> list[httpx.Response]:
-        # A new connection per request, so that both workers take a share; no more in flight
-        # than there are connections, as httpx's pool slows down with hundreds queued.
-        semaphore = asyncio.Semaphore(16)
-        limits = httpx.Limits(max_connections=16, max_keepalive_connections=0)
-        async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-
-            async def one() -> httpx.Response:
-                async with semaphore:
-                    return await client.post(f"{url}/tv", content=ALERT_EXPORT)
-
-            return await asyncio.gather(*(one() for _ in range(1000)))
-
+    # A new connection per request, so that both workers take a share.
+    body = ALERT_EXPORT.encode()
+    request = head("/tv", {"content-length": str(len(body)), "connection": "close"}) + body
     log = tmp_path / "serve.log"
     with serving({**os.environ, **ovc_env}, log, workers=2) as (_, url):
         time.sleep(1)  # both workers up, not only the first to answer
-        responses = asyncio.run(burst(url))
+        with ThreadPoolExecutor(max_workers=16) as senders:
+            statuses, answers = zip(*senders.map(post_on_a_connection_of_its_own, repeat(url, 1000), repeat(request)))
     request_lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"route":"tv"')]
     assert len({line["worker"] for line in request_lines}) == 2
-    answers = [response.json() for response in responses]
-    assert {response.status_code for response in responses} == {200}
+    assert set(statuses) == {200}
     assert sum(not answer["duplicate"] for answer in answers) == 1
     assert len({answer["event_id"] for answer in answers}) == 1
     with connect(database_url) as conn:
         assert conn.execute("SELECT count(*), sum(duplicate_count) FROM ovc.raw_events").fetchone() == (1, 999)
+
+
+STALL_SECONDS = 6
+"""Longer than the header deadline (2 s) and than uvicorn's worker health check (5 s)."""
+
+
+def worker_pids(supervisor: subprocess.Popen) -> list[int]:
+    """The worker processes `ovc serve --workers N` spawned (multiprocessing's spawn children)."""
+    children = Path(f"/proc/{supervisor.pid}/task/{supervisor.pid}/children").read_text().split()
+    return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+
+def signal_all(pids: list[int], signal_number: int) -> None:
+    for pid in pids:
+        os.kill(pid, signal_number)
+
+
+def test_workers_stalled_past_every_deadline_answer_what_arrived_in_time_and_close_unfinished_headers(
+    ovc_env: dict[str, str], database_url: str, tmp_path: Path
+) -> None:
+    """Workers that get no CPU for longer than any deadline (SIGSTOP makes it certain) while
+    one kept-alive connection's next request and another's unfinished headers wait in their
+    sockets. Once they run again, the supervisor has killed neither, the request is answered
+    and the unfinished headers are still closed by the deadline."""
+    with serving({**os.environ, **ovc_env}, tmp_path / "serve.log", workers=2) as (process, url):
+        wait_until(lambda: len(worker_pids(process)) == 2, START_TIMEOUT_SECONDS, "both workers")
+        workers = worker_pids(process)
+        host, port = url.removeprefix("http://").split(":")
+        slow_sender = http.client.HTTPConnection(host, int(port), timeout=STALL_SECONDS * 5)
+        with httpx.Client(base_url=url, timeout=STALL_SECONDS * 5) as client, closing(slow_sender):
+            # Each connection kept alive after a first request answered.
+            assert client.post("/tv", content=unique_export(1)).status_code == 200
+            slow_sender.request("POST", "/tv", body=unique_export(2))
+            with slow_sender.getresponse() as first_answer:
+                assert first_answer.status == 200 and first_answer.read()
+            signal_all(workers, signal.SIGSTOP)
+            slow_sender.sock.sendall(b"POST /tv HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+            resume = threading.Timer(STALL_SECONDS, signal_all, (workers, signal.SIGCONT))
+            resume.start()
+            try:
+                answer = client.post("/tv", content=unique_export(3))
+            finally:
+                resume.join()
+            assert slow_sender.sock.recv(1024) == b""
+        assert answer.status_code == 200
+        assert worker_pids(process) == workers
+    assert len(landed_ids(database_url)) == 3
 
 
 def spool_segments(raw_root: Path) -> list[Path]:
