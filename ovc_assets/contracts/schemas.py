@@ -162,12 +162,13 @@ def _calendar_columns(frame: pd.DataFrame, identity: IdentitySpec) -> _CalendarC
         return np.array(values)[pair_codes]
 
     usable_symbols = [isinstance(symbol, str) and symbol_fits_block_id(symbol) for symbol in symbol_values]
+    has_block = np.array([t is not None for t in times], dtype=bool)[pair_codes]
+    symbol_ok = np.array([*usable_symbols, False])[symbol_codes]
     # Objects, not numpy strings: an empty frame's (float) id prefixes add to them too.
     symbols = np.array([*map(str, symbol_values), ""], dtype=object)[symbol_codes]
     return _CalendarColumns(
         inputs_known=pair_known & (symbol_codes >= 0),
-        derivable=np.array([t is not None for t in times], dtype=bool)[pair_codes]
-        & np.array([*usable_symbols, False])[symbol_codes],
+        derivable=has_block & symbol_ok,
         block_id=per_pair([t.block_id_prefix if t else "" for t in times]) + symbols,
         four_hour_id=per_pair([t.four_hour_id_prefix if t else "" for t in times]) + symbols,
         pair=per_pair([t.block.pair if t else "" for t in times]),
