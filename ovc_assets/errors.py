@@ -77,3 +77,8 @@ class OvcError(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+def one_line(error: BaseException, limit: int | None = None) -> str:
+    """An exception's text on one line (at most `limit` characters), or its type's name."""
+    return " ".join(str(error).split())[:limit] or type(error).__name__

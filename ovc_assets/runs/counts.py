@@ -28,6 +28,7 @@ from datetime import datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ovc_assets.errors import one_line
 from ovc_assets.runs.manifest import insert_manifest_if_absent, manifest_for_step
 from ovc_assets.runs.tags import RUN_TYPES
 from ovc_assets.storage.postgres import connect
@@ -210,7 +211,7 @@ def record_step_counts(
             conn.execute(UPSERT_RUN_COUNTS_SQL, params)
     except psycopg.Error as error:
         log.warning("run tracking: could not record counts of step %s of run %s: %s",
-                    step_key, dagster_run_id, _one_line(error))
+                    step_key, dagster_run_id, one_line(error, 300))
         return False
     return True
 
@@ -254,7 +255,7 @@ def tracked_step(
                 )
         except Exception as error:  # noqa: BLE001 - tracking must not replace the step's outcome
             log.warning("run tracking: could not record counts of step %s of run %s: %s",
-                        step_key, dagster_run_id, _one_line(error))
+                        step_key, dagster_run_id, one_line(error, 300))
             return False
 
     counts._checkpoint = record
@@ -288,7 +289,3 @@ def load_step_counts(conn: psycopg.Connection, dagster_run_id: str) -> list[Step
         )
         for step_key, run_type, counts, range_start, range_end, symbols in rows
     ]
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:300] or type(error).__name__

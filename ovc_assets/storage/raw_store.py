@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ovc_assets.errors import ErrorCode, OvcError
+from ovc_assets.errors import ErrorCode, OvcError, one_line
 from ovc_assets.storage.files import fsync_directory, write_atomically
 
 ACCEPTED_URL_FORMS = "file:///absolute/path or s3://bucket[/prefix]"
@@ -109,10 +109,6 @@ def _validate_key(key: str) -> str:
 def _validate_list_prefix(prefix: str) -> None:
     if prefix:
         _validate_key(prefix.removesuffix("/"))
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class RawStore(ABC):
@@ -239,7 +235,7 @@ class FileRawStore(RawStore):
 
     @staticmethod
     def _unavailable(action: str, exc: OSError) -> OvcError:
-        reason = exc.strerror or _one_line(exc)
+        reason = exc.strerror or one_line(exc)
         return OvcError(ErrorCode.RAW_STORE_UNAVAILABLE, f"{action}: {reason}")
 
 
@@ -346,7 +342,7 @@ class S3RawStore(RawStore):
 
     def _unavailable(self, action: str, exc: Exception) -> OvcError:
         return OvcError(
-            ErrorCode.RAW_STORE_UNAVAILABLE, f"{self.location}: {action}: {_one_line(exc)}"
+            ErrorCode.RAW_STORE_UNAVAILABLE, f"{self.location}: {action}: {one_line(exc)}"
         )
 
 

@@ -14,6 +14,7 @@ runs a test file whole on one worker (`--dist loadfile`), so the order holds und
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
 import socket
@@ -34,6 +35,8 @@ FENCE = re.compile(r"^```([a-z]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 SECTION_HEADING = re.compile(r"^#{2,3} (.+)$", re.M)
 RUNNABLE = {"bash", "sql"}
 BLOCK_TIMEOUT_SECONDS = 240
+EPHEMERAL_PORT_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PAIR_PORTS_FROM = 20000  # above the ports services usually listen on
 # Tables the demo fills: a query on them that returns nothing shows the guide lost its data.
 DEMO_FILLED_TABLES = ("ovc_blocks_v01", "ovc_run_reports_v01", "raw_events", "ovc_runs")
 EMPTY_WHEN_HEALTHY = "-- empty when healthy"
@@ -77,18 +80,20 @@ def guide_sections() -> list[str]:
 
 
 def free_port_pair() -> int:
-    """A port P on 127.0.0.1 with P + 1 free too (the guide's second receiver)."""
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
+    """A port P on 127.0.0.1 with P + 1 free too (the guide's second receiver), both below the
+    kernel's ephemeral range. The guide binds P + 1 minutes after this check; an ephemeral port
+    may meanwhile go to any other test's `bind(("127.0.0.1", 0))` or outgoing connection, and
+    once did ("address already in use", three workers)."""
+    ephemeral_low = int(EPHEMERAL_PORT_RANGE.read_text().split()[0]) if EPHEMERAL_PORT_RANGE.exists() else 32768
+    for port in random.Random().sample(range(PAIR_PORTS_FROM, ephemeral_low - 1), 100):
+        with socket.socket() as first, socket.socket() as second:
+            try:
+                first.bind(("127.0.0.1", port))
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
         return port
-    raise RuntimeError("no two adjacent free ports on 127.0.0.1")
+    raise RuntimeError(f"no two adjacent free ports on 127.0.0.1 between {PAIR_PORTS_FROM} and {ephemeral_low}")
 
 
 def test_every_fence_of_the_guide_is_run_or_is_the_output_of_one() -> None:

@@ -72,6 +72,7 @@ def test_a_corrupt_data_directory_is_a_clear_error_not_a_deletion(tmp_path: Path
         EmbeddedPostgres(pgdata).start()
     assert raised.value.code is ErrorCode.PGDATA_INVALID
     assert "left untouched" in raised.value.message
+    assert "(pg_ctl exited with status 1)" in raised.value.message  # what failed, not only its type
     assert (pgdata / "PG_VERSION").exists() and (pgdata / "base").is_dir()
 
 
