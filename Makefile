@@ -3,15 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# One pytest worker per core plus one: many tests wait on processes they start (the browser
-# suite on Dagster's daemon loops, the receiver and backfill kill tests), and the extra worker
-# keeps the cores busy meanwhile (docs/testing.md, "Speed"). Each test file runs whole on one
-# worker, so a module's expensive stack (the browser suite's `ovc demo` + `ovc dev`, the
-# operations guide's demo) is set up once. Not loadgroup: on pytest 9.2 xdist ignores
-# xdist_group marks (pytest-dev/pytest-xdist#1386). Files are handed out in collection order,
-# the longest first (ovc_assets_tests/conftest.py).
-PYTEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 1)')
-PYTEST_PARALLEL ?= -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+# One pytest worker per core; each test file runs whole on one worker, so a module's expensive
+# stack (the browser suite's `ovc demo` + `ovc dev`, the operations guide's demo) is set up once.
+# Not loadgroup: on pytest 9.2 xdist ignores xdist_group marks (pytest-dev/pytest-xdist#1386).
+# Files are handed out in collection order, the longest first (ovc_assets_tests/conftest.py).
+PYTEST_PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: demo test dev validate clean mutants
 
