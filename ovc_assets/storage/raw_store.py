@@ -239,6 +239,9 @@ class FileRawStore(RawStore):
         return OvcError(ErrorCode.RAW_STORE_UNAVAILABLE, f"{action}: {reason}")
 
 
+S3_MAX_KEYS_PER_LIST = 1000
+
+
 class S3RawStore(RawStore):
     """A raw store in an S3-compatible bucket (AWS S3, Cloudflare R2, MinIO), under a prefix.
 
@@ -254,11 +257,13 @@ class S3RawStore(RawStore):
         endpoint_url: str | None = None,
         region_name: str | None = None,
         max_retries: int = 2,
+        list_page_size: int = S3_MAX_KEYS_PER_LIST,
     ) -> None:
         """`prefix` is a relative key without surrounding slashes ("" for the bucket root).
 
         `max_retries` counts the retries after the first try; it is kept small so that an
         unreachable store is reported in seconds rather than retried for a minute.
+        `list_page_size` is the number of keys asked for per listing request (S3's maximum).
         """
         # Imported here because dagster-aws imports all of dagster (about a second), which
         # a file-backed store, e.g. in the webhook receiver, has no need for.
@@ -268,6 +273,7 @@ class S3RawStore(RawStore):
             _validate_key(prefix)
         self._bucket = bucket
         self._prefix = prefix
+        self._list_page_size = list_page_size
         self._client = S3Resource(
             endpoint_url=endpoint_url,
             region_name=region_name,
@@ -316,7 +322,10 @@ class S3RawStore(RawStore):
         paginator = self._client.get_paginator("list_objects_v2")
         with self._errors_as_unavailable("cannot list objects"):
             # S3 lists keys in UTF-8 byte order, which is sorted order for valid keys.
-            for page in paginator.paginate(Bucket=self._bucket, Prefix=root + prefix):
+            pages = paginator.paginate(
+                Bucket=self._bucket, Prefix=root + prefix, PaginationConfig={"PageSize": self._list_page_size}
+            )
+            for page in pages:
                 for listed in page.get("Contents", []):
                     key = listed["Key"][len(root) :]
                     if _is_valid_key(key):

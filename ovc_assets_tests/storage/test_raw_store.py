@@ -313,13 +313,15 @@ def test_s3_listing_ignores_objects_outside_the_prefix_or_not_keys(
 
 
 def test_s3_listing_follows_pagination(
-    s3_store: S3RawStore, s3_client, s3_bucket: str, s3_prefix: str
+    s3_client, s3_bucket: str, s3_prefix: str, moto_endpoint_url: str
 ) -> None:
-    keys = [f"tv/2026-01-14/{number:05d}.txt" for number in range(1005)]  # 1000 per page
+    store = S3RawStore(s3_bucket, s3_prefix, endpoint_url=moto_endpoint_url, list_page_size=2)
+    keys = [f"tv/2026-01-14/{number:05d}.txt" for number in range(5)]  # three pages
     for key in keys:
         s3_client.put_object(Bucket=s3_bucket, Key=f"{s3_prefix}/{key}", Body=b"")
 
-    assert list(s3_store.list_keys()) == keys
+    assert list(store.list_keys()) == keys
+    assert list(store.list_keys("tv/2026-01-14/0000")) == keys
 
 
 def test_s3_store_at_the_bucket_root(
