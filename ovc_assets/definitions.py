@@ -18,7 +18,8 @@ from ovc_assets.defs.outcomes.sensors import build_outcomes_sensor
 from ovc_assets.defs.partitions import blocks_2h_partitions, partitions_start
 from ovc_assets.defs.repair.sensors import build_missing_blocks_repair_sensor
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
-from ovc_assets.defs.run_reports import run_report_assets, run_report_sensors
+from ovc_assets.defs.run_reports import build_run_report_sensors, run_report_assets
+from ovc_assets.defs.run_reports.sensors import report_sensor_seconds
 from ovc_assets.defs.storage.assets import ovc_database_schema
 from ovc_assets.settings import load_settings
 
@@ -42,7 +43,7 @@ def build_definitions(executor: dg.ExecutorDefinition = dg.in_process_executor) 
         sensors=[
             build_late_events_sensor(live_ingest_job, blocks_2h),
             build_outcomes_sensor(outcome_compute_job, blocks_2h),
-            *run_report_sensors,
+            *build_run_report_sensors(report_sensor_seconds()),
             build_alerts_sensor(),
             build_missing_blocks_repair_sensor(),
         ],

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import dagster as dg
+import pytest
 
 from ovc_assets.defs.resources import PostgresResource
 from ovc_assets.defs.storage.assets import ovc_database_schema
@@ -46,3 +47,29 @@ def test_the_code_location_serialises_as_the_webserver_loads_it(tmp_path) -> Non
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "live_ingest_job" in result.stdout
+
+
+@pytest.mark.parametrize(("setting", "seconds"), [(None, 30), ("5", 5), ("3600", 3600)])
+def test_the_report_sensors_look_for_ended_runs_as_often_as_configured(monkeypatch, setting, seconds) -> None:
+    from ovc_assets.definitions import build_definitions
+
+    if setting is None:
+        monkeypatch.delenv("OVC_REPORT_SENSOR_SECONDS", raising=False)
+    else:
+        monkeypatch.setenv("OVC_REPORT_SENSOR_SECONDS", setting)
+    intervals = {sensor.name: sensor.minimum_interval_seconds for sensor in build_definitions().sensors}
+    assert {name: intervals[name] for name in intervals if name.startswith("ovc_run_report_")} == {
+        "ovc_run_report_success_sensor": seconds,
+        "ovc_run_report_failure_sensor": seconds,
+        "ovc_run_report_canceled_sensor": seconds,
+    }
+    assert intervals["ovc_missing_run_report_sensor"] == 60  # the sweep keeps its own pace
+
+
+@pytest.mark.parametrize("setting", ["4", "3601", "soon"])
+def test_a_report_sensor_interval_out_of_range_is_refused(monkeypatch, setting) -> None:
+    from ovc_assets.definitions import build_definitions
+
+    monkeypatch.setenv("OVC_REPORT_SENSOR_SECONDS", setting)
+    with pytest.raises(ValueError, match="OVC_REPORT_SENSOR_SECONDS"):
+        build_definitions()

@@ -44,6 +44,7 @@ CHROMIUM_ARGS = [
 DEMO_SYMBOLS = "GBPUSD,EURUSD"
 READY_TIMEOUT = 300
 PAGE_TIMEOUT_MS = 120_000
+REPORT_SENSOR_SECONDS = 5  # the backfill test waits for a report after each run; 30 s by default
 
 
 def _browser_missing() -> str | None:
@@ -74,6 +75,7 @@ def demo_env(create_module_database, tmp_path_factory) -> dict[str, str]:
         **cli_environment(create_module_database(False), home),
         "OVC_SYMBOLS": DEMO_SYMBOLS,
         "OVC_PARTITIONS_START": DEMO_PARTITIONS_START,
+        "OVC_REPORT_SENSOR_SECONDS": str(REPORT_SENSOR_SECONDS),
     }
     demo = subprocess.run(
         [sys.executable, "-m", "ovc_assets.cli", "demo"], cwd=REPO_ROOT, env={**os.environ, **env},

@@ -8,6 +8,7 @@
 
 from ovc_assets.defs.run_reports.assets import ovc_run_reports, run_report_partitions
 from ovc_assets.defs.run_reports.sensors import (
+    build_run_report_sensors,
     ovc_missing_run_report_sensor,
     ovc_run_report_canceled_sensor,
     ovc_run_report_failure_sensor,
@@ -24,6 +25,7 @@ run_report_sensors = [
 run_report_definitions = [*run_report_assets, *run_report_sensors]
 
 __all__ = [
+    "build_run_report_sensors",
     "ovc_missing_run_report_sensor",
     "ovc_run_report_canceled_sensor",
     "ovc_run_report_failure_sensor",

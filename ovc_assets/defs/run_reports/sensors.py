@@ -21,6 +21,7 @@
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 FINISHED_STATUSES = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 MAX_RETRIES = 5
 CURSOR_OVERLAP = timedelta(seconds=1)
+DEFAULT_REPORT_SENSOR_SECONDS = 30
+REPORT_SENSOR_SECONDS_RANGE = range(5, 3601)
 
 
 def _materialization(conn: psycopg.Connection, outcome: ReportOutcome) -> dg.AssetMaterialization | None:
@@ -92,7 +95,7 @@ def _log_outcome(logger: logging.Logger, outcome: ReportOutcome) -> None:
 
 
 def build_run_report_status_sensor(
-    run_status: dg.DagsterRunStatus, name: str, *, minimum_interval_seconds: int = 30
+    run_status: dg.DagsterRunStatus, name: str, *, minimum_interval_seconds: int = DEFAULT_REPORT_SENSOR_SECONDS
 ) -> dg.RunStatusSensorDefinition:
     """A run-status sensor that reports OVC runs reaching `run_status`."""
 
@@ -256,13 +259,34 @@ def build_missing_run_report_sensor(
     return _sensor
 
 
-ovc_run_report_success_sensor = build_run_report_status_sensor(
-    dg.DagsterRunStatus.SUCCESS, "ovc_run_report_success_sensor"
-)
-ovc_run_report_failure_sensor = build_run_report_status_sensor(
-    dg.DagsterRunStatus.FAILURE, "ovc_run_report_failure_sensor"
-)
-ovc_run_report_canceled_sensor = build_run_report_status_sensor(
-    dg.DagsterRunStatus.CANCELED, "ovc_run_report_canceled_sensor"
-)
-ovc_missing_run_report_sensor = build_missing_run_report_sensor()
+def report_sensor_seconds() -> int:
+    """`OVC_REPORT_SENSOR_SECONDS` (5-3600, default 30): how often the run-status report sensors
+    look for ended runs, so the longest wait between a run's end and its report."""
+    setting = os.environ.get("OVC_REPORT_SENSOR_SECONDS") or str(DEFAULT_REPORT_SENSOR_SECONDS)
+    if not setting.isdigit() or int(setting) not in REPORT_SENSOR_SECONDS_RANGE:
+        raise ValueError(f"OVC_REPORT_SENSOR_SECONDS must be whole seconds, 5..3600; got {setting!r}")
+    return int(setting)
+
+
+def build_run_report_sensors(status_sensor_seconds: int = DEFAULT_REPORT_SENSOR_SECONDS) -> list[dg.SensorDefinition]:
+    """The three run-status report sensors (every `status_sensor_seconds`) and the sweep."""
+    return [
+        build_run_report_status_sensor(
+            dg.DagsterRunStatus.SUCCESS, "ovc_run_report_success_sensor", minimum_interval_seconds=status_sensor_seconds
+        ),
+        build_run_report_status_sensor(
+            dg.DagsterRunStatus.FAILURE, "ovc_run_report_failure_sensor", minimum_interval_seconds=status_sensor_seconds
+        ),
+        build_run_report_status_sensor(
+            dg.DagsterRunStatus.CANCELED, "ovc_run_report_canceled_sensor", minimum_interval_seconds=status_sensor_seconds
+        ),
+        build_missing_run_report_sensor(),
+    ]
+
+
+(
+    ovc_run_report_success_sensor,
+    ovc_run_report_failure_sensor,
+    ovc_run_report_canceled_sensor,
+    ovc_missing_run_report_sensor,
+) = build_run_report_sensors()
