@@ -270,18 +270,13 @@ def report_sensor_seconds() -> int:
 
 def build_run_report_sensors(status_sensor_seconds: int = DEFAULT_REPORT_SENSOR_SECONDS) -> list[dg.SensorDefinition]:
     """The three run-status report sensors (every `status_sensor_seconds`) and the sweep."""
-    return [
+    status_sensors = [
         build_run_report_status_sensor(
-            dg.DagsterRunStatus.SUCCESS, "ovc_run_report_success_sensor", minimum_interval_seconds=status_sensor_seconds
-        ),
-        build_run_report_status_sensor(
-            dg.DagsterRunStatus.FAILURE, "ovc_run_report_failure_sensor", minimum_interval_seconds=status_sensor_seconds
-        ),
-        build_run_report_status_sensor(
-            dg.DagsterRunStatus.CANCELED, "ovc_run_report_canceled_sensor", minimum_interval_seconds=status_sensor_seconds
-        ),
-        build_missing_run_report_sensor(),
+            status, f"ovc_run_report_{status.value.lower()}_sensor", minimum_interval_seconds=status_sensor_seconds
+        )
+        for status in FINISHED_STATUSES
     ]
+    return [*status_sensors, build_missing_run_report_sensor()]
 
 
 (
