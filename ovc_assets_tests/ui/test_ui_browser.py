@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import re
 import statistics
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from ovc_assets.defs.blocks.checks import CHECK_DESCRIPTIONS
 from ovc_assets.runs.store import load_report
 from ovc_assets.storage.postgres import connect
 from ovc_assets_tests.ui.conftest import open_page, wait_for
@@ -46,6 +48,8 @@ ASSET_NODES = "{ assetNodes { assetKey { path } dependencyKeys { path } } }"
 BACKFILLS = """{ partitionBackfillsOrError(limit: 10) { ... on PartitionBackfills { results { id status } } } }"""
 RUNS_OF_BACKFILL = """query($id: String!) { runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
   ... on Runs { results { runId status tags { key value } } } } }"""
+CHECK_EVALUATIONS_OF_RUN = """query($id: ID!) { logsForRun(runId: $id, limit: 10000) { ... on EventConnection {
+  events { __typename ... on AssetCheckEvaluationEvent { evaluation { checkName } } } } } }"""
 LAUNCH_JOB_BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
   __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
 
@@ -57,6 +61,11 @@ def _backfill_ids(graphql) -> set[str]:
 def _finished_run_of(graphql, backfill_id: str):
     runs = graphql(RUNS_OF_BACKFILL, {"id": backfill_id})["runsOrError"]["results"]
     return runs[0] if runs and runs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+
+def _check_entries_of(graphql, run_id: str) -> Counter[str]:
+    events = graphql(CHECK_EVALUATIONS_OF_RUN, {"id": run_id})["logsForRun"]["events"]
+    return Counter(e["evaluation"]["checkName"] for e in events if e["__typename"] == "AssetCheckEvaluationEvent")
 
 
 def _report_of(env: dict[str, str], run_id: str):
@@ -166,6 +175,8 @@ def test_backfills_from_the_asset_page_and_the_documented_job_route_run_and_get_
     asset_page_run = wait_for(lambda: _finished_run_of(graphql, asset_page), RUN_TIMEOUT, "the asset page's run")
     job_route_run = wait_for(lambda: _finished_run_of(graphql, job_route), RUN_TIMEOUT, "the job route's run")
     assert (asset_page_run["status"], job_route_run["status"]) == ("SUCCESS", "SUCCESS")
+    # "Materialize" selects the checks defined beside the asset: still one entry per check in the run.
+    assert _check_entries_of(graphql, asset_page_run["runId"]) == {name: 1 for name in CHECK_DESCRIPTIONS}
     report = wait_for(lambda: _report_of(env, asset_page_run["runId"]), RUN_TIMEOUT, "the asset page run's report")
     assert report.run_type == "LIVE_INGEST" and report.run_status in ("PASS", "WARN")
     report = wait_for(lambda: _report_of(env, job_route_run["runId"]), RUN_TIMEOUT, "the job route run's report")

@@ -6,8 +6,9 @@ history. They are not `check_specs` of the asset, because Dagster plans a check 
 partitioned asset once per partition of a range run (a "planned" row per partition and
 check, written before the run starts and shown as skipped afterwards). The checks are
 defined beside the asset (`build_blocks_checks`, unpartitioned), so the UI lists them and can
-judge the latest materialised window again on demand. Each result carries its window and
-numeric metadata the UI can plot.
+judge the latest materialised window again on demand; a run that selects them with the asset
+(the asset page's "Materialize") records them from that step only. Each result carries its
+window and numeric metadata the UI can plot.
 """
 
 from collections.abc import Iterator, Sequence
@@ -78,10 +79,15 @@ def check_evaluations(asset_key: dg.AssetKey, results: Sequence[dg.AssetCheckRes
     ]
 
 
+def checks_node_name(asset_key: dg.AssetKey) -> str:
+    """The name of the step that runs `build_blocks_checks(asset_key)`."""
+    return f"{asset_key.to_python_identifier()}_checks"
+
+
 def build_blocks_checks(asset_key: dg.AssetKey) -> dg.AssetChecksDefinition:
     """The checks of `asset_key` as definitions, for the UI and for judging on demand."""
 
-    @dg.multi_asset_check(specs=check_specs(asset_key), name=f"{asset_key.to_python_identifier()}_checks")
+    @dg.multi_asset_check(specs=check_specs(asset_key), name=checks_node_name(asset_key))
     def ovc_blocks_checks(
         context: dg.AssetCheckExecutionContext, ovc_database: PostgresResource, pipeline: PipelineSettings
     ) -> Iterator[dg.AssetCheckResult]:
