@@ -182,12 +182,13 @@ def _pgserver():
 
 def _start_failure(error: Exception) -> str:
     """What failed, in a few words: the wheel's `initdb` or `pg_ctl` by name, else the error."""
-    if isinstance(error, subprocess.CalledProcessError | subprocess.TimeoutExpired):
-        program = Path(str(error.cmd if isinstance(error.cmd, str) else error.cmd[0]).split()[0]).name
-        if isinstance(error, subprocess.TimeoutExpired):
-            return f"{program} did not finish within {error.timeout:g} s"
-        return f"{program} exited with status {error.returncode}"
-    return one_line(error, 300)
+    if not isinstance(error, subprocess.CalledProcessError | subprocess.TimeoutExpired):
+        return one_line(error, 300)
+    command = error.cmd.split() if isinstance(error.cmd, str) else error.cmd
+    program = Path(str(command[0])).name
+    if isinstance(error, subprocess.TimeoutExpired):
+        return f"{program} did not finish within {error.timeout:g} s"
+    return f"{program} exited with status {error.returncode}"
 
 
 class EmbeddedPostgres:

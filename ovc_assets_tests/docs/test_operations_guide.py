@@ -85,7 +85,7 @@ def free_port_pair() -> int:
     may meanwhile go to any other test's `bind(("127.0.0.1", 0))` or outgoing connection, and
     once did ("address already in use", three workers)."""
     ephemeral_low = int(EPHEMERAL_PORT_RANGE.read_text().split()[0]) if EPHEMERAL_PORT_RANGE.exists() else 32768
-    for port in random.Random().sample(range(PAIR_PORTS_FROM, ephemeral_low - 1), 100):
+    for port in random.sample(range(PAIR_PORTS_FROM, ephemeral_low - 1), 100):
         with socket.socket() as first, socket.socket() as second:
             try:
                 first.bind(("127.0.0.1", port))

@@ -7,7 +7,7 @@ from datetime import UTC
 import dagster as dg
 import psycopg
 
-from ovc_assets.defs.blocks.checks import check_evaluations, checks_node_name, judge_window
+from ovc_assets.defs.blocks.checks import check_evaluations, checks_run_in_their_own_step, judge_window
 from ovc_assets.defs.blocks.history import BlocksSourceConfig, ingest_history, require_provider_source
 from ovc_assets.defs.blocks.symbols import blocks_of_unconfigured_symbols, warn_unconfigured_symbols
 from ovc_assets.defs.blocks.window import WindowIngest, add_run_figures, window_metadata
@@ -82,14 +82,6 @@ def ingest_window(
     return WindowIngest(start, end, counts, prepared, merged)
 
 
-def runs_the_blocks_checks_step(context: dg.AssetExecutionContext) -> bool:
-    """Whether this run also runs `ovc_blocks_checks` (the checks defined beside the asset), which
-    then judge the run's window in a step of their own after this one. The UI's "Materialize"
-    selects them with the asset; the jobs leave them out. Recording the checks here as well would
-    give each check two entries for one run."""
-    return checks_node_name(OVC_BLOCKS) in context.job_def.graph.node_dict
-
-
 def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.AssetsDefinition]:
     """The block assets on the given 2H partitions (their start is configuration)."""
 
@@ -138,7 +130,7 @@ def build_block_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[dg.
             configured = sorted({*pipeline.symbols, *symbols})
             other_symbols = blocks_of_unconfigured_symbols(conn, ingest.start, ingest.end, configured)
         warn_unconfigured_symbols(context, other_symbols, configured)
-        if not runs_the_blocks_checks_step(context):
+        if not checks_run_in_their_own_step(context, OVC_BLOCKS):
             for evaluation in check_evaluations(OVC_BLOCKS, check_results):
                 context.log_event(evaluation)
         add_run_figures(

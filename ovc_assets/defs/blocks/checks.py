@@ -79,15 +79,22 @@ def check_evaluations(asset_key: dg.AssetKey, results: Sequence[dg.AssetCheckRes
     ]
 
 
-def checks_node_name(asset_key: dg.AssetKey) -> str:
-    """The name of the step that runs `build_blocks_checks(asset_key)`."""
+def _checks_node_name(asset_key: dg.AssetKey) -> str:
     return f"{asset_key.to_python_identifier()}_checks"
+
+
+def checks_run_in_their_own_step(context: dg.AssetExecutionContext, asset_key: dg.AssetKey) -> bool:
+    """Whether this run also runs `build_blocks_checks(asset_key)`, which then judge the run's
+    window in a step of their own after the write. The UI's "Materialize" selects them with the
+    asset; the jobs leave them out. Recording the checks in the write step as well would give
+    each check two entries for one run."""
+    return _checks_node_name(asset_key) in context.job_def.graph.node_dict
 
 
 def build_blocks_checks(asset_key: dg.AssetKey) -> dg.AssetChecksDefinition:
     """The checks of `asset_key` as definitions, for the UI and for judging on demand."""
 
-    @dg.multi_asset_check(specs=check_specs(asset_key), name=checks_node_name(asset_key))
+    @dg.multi_asset_check(specs=check_specs(asset_key), name=_checks_node_name(asset_key))
     def ovc_blocks_checks(
         context: dg.AssetCheckExecutionContext, ovc_database: PostgresResource, pipeline: PipelineSettings
     ) -> Iterator[dg.AssetCheckResult]:
