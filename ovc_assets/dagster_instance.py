@@ -49,7 +49,8 @@ run_storage:
     postgres_url:
       env: {DAGSTER_URL_ENV}
 # dagster-postgres's event log, remembering which of its tables and columns exist (each check
-# evaluation and asset read asked the catalog again): ovc_assets/event_log_storage.py
+# evaluation and asset read asked the catalog again) and storing a run's check evaluation in one
+# statement (the same rows as its four): ovc_assets/event_log_storage.py
 event_log_storage:
   module: ovc_assets.event_log_storage
   class: OvcEventLogStorage

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -217,14 +217,32 @@ def record_step_counts(
 
 
 class TrackedCounts(RunCounts):
-    """The `RunCounts` of `tracked_step`, with `checkpoint()`: record the counts so far now.
-    A long step calls it now and then, so that a process killed outright (kill -9, OOM)
-    still leaves what it had counted for its FAIL report."""
+    """The `RunCounts` of `tracked_step`, with two ways to record before the step ends:
 
-    _checkpoint = None
+    - `checkpoint()`: record the counts so far now, on a connection of their own. A long step
+      calls it now and then, so that a process killed outright (kill -9, OOM) still leaves
+      what it had counted for its FAIL report.
+    - `commit_with(conn)`: record the final counts in the step's open transaction and commit
+      it: the counts commit with the work they count, and `tracked_step` opens no connection
+      for them (a live window's step costs one connection, not two).
+    """
+
+    _checkpoint: Callable[[], bool] | None = None
+    _record_on: Callable[[psycopg.Connection], bool] | None = None
+    _committed: dict[str, object] | None = None
 
     def checkpoint(self) -> bool:
         return self._checkpoint() if self._checkpoint is not None else False
+
+    def commit_with(self, conn: psycopg.Connection) -> None:
+        recorded = self._record_on(conn) if self._record_on is not None else False
+        conn.commit()
+        if recorded:
+            self._committed = self.to_json()
+
+    def committed(self) -> bool:
+        """Whether these very counts were committed by `commit_with`."""
+        return self._committed is not None and self._committed == self.to_json()
 
 
 @contextmanager
@@ -241,28 +259,32 @@ def tracked_step(
     """Yield a fresh `TrackedCounts`; record it on exit, on success and on failure alike
     (and whenever the step calls `counts.checkpoint()`).
 
-    Uses a connection of its own, so the step's own transaction (committed or rolled back)
-    does not decide whether the counts are kept. Never raises a tracking error; an error of
-    the step itself propagates unchanged.
+    Records on a connection of its own, so the step's own transaction (committed or rolled
+    back) does not decide whether the counts are kept; unless the step committed these very
+    counts with its work (`counts.commit_with(conn)`). Never raises a tracking error; an error
+    of the step itself propagates unchanged.
     """
     counts = TrackedCounts()
+
+    def record_on(conn: psycopg.Connection) -> bool:
+        return record_step_counts(conn, dagster_run_id, step_key, run_type, counts, range_start, range_end, symbols)
 
     def record() -> bool:
         try:
             with connect(dsn) as conn:
-                return record_step_counts(
-                    conn, dagster_run_id, step_key, run_type, counts, range_start, range_end, symbols
-                )
+                return record_on(conn)
         except Exception as error:  # noqa: BLE001 - tracking must not replace the step's outcome
             log.warning("run tracking: could not record counts of step %s of run %s: %s",
                         step_key, dagster_run_id, one_line(error, 300))
             return False
 
     counts._checkpoint = record
+    counts._record_on = record_on
     try:
         yield counts
     finally:
-        record()
+        if not counts.committed():
+            record()
 
 
 @dataclass(frozen=True)

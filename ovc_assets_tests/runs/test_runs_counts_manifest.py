@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 
 from ovc_assets.runs.counts import (
@@ -25,6 +26,7 @@ from ovc_assets.runs.manifest import (
     redact,
     run_ver,
 )
+from ovc_assets.storage.postgres import connect
 
 START = datetime(2026, 1, 13, 14, tzinfo=UTC)
 END = datetime(2026, 1, 13, 16, tzinfo=UTC)
@@ -63,8 +65,6 @@ def test_a_step_upserts_its_row_and_the_first_step_records_the_manifest(conn) ->
 
 
 def test_recording_never_breaks_the_callers_transaction(database_url, caplog) -> None:
-    from ovc_assets.storage.postgres import connect
-
     with connect(database_url) as conn:
         conn.execute("CREATE TEMP TABLE mine (x int)")
         conn.execute("INSERT INTO mine VALUES (1)")
@@ -86,10 +86,46 @@ def test_tracked_step_records_what_was_counted_when_the_step_fails(database_url,
     assert row.counts.received_events == 7 and row.range_start == START
 
 
+UNREACHABLE = "postgresql://u:Hidden42@127.0.0.1:1/x"
+
+
+def test_counts_committed_with_the_steps_work_need_no_connection_of_their_own(database_url, caplog) -> None:
+    # The counts' own connection would fail (and say so): the counts must come from the step's.
+    with connect(database_url) as conn, caplog.at_level(logging.WARNING):
+        with tracked_step(UNREACHABLE, "dag-5", "blocks", "LIVE_INGEST", range_start=START, range_end=END) as counts:
+            conn.execute("CREATE TABLE public.work (x int)")
+            counts.received_events = 4
+            counts.commit_with(conn)
+        assert "could not record counts" not in caplog.text
+        (row,) = load_step_counts(conn, "dag-5")
+        assert row.counts.received_events == 4 and row.range_end == END
+        assert conn.execute("SELECT count(*) FROM public.work").fetchone() == (0,), "the step's work committed too"
+
+
+def test_counts_changed_after_the_commit_are_recorded_again_on_their_own(database_url, conn) -> None:
+    with connect(database_url) as step_conn, tracked_step(database_url, "dag-6", "blocks", "LIVE_INGEST") as counts:
+        counts.received_events = 4
+        counts.commit_with(step_conn)
+        counts.received_events = 5
+    (row,) = load_step_counts(conn, "dag-6")
+    assert row.counts.received_events == 5
+
+
+def test_counts_of_a_step_whose_commit_fails_are_recorded_on_their_own(database_url, conn) -> None:
+    with connect(database_url) as step_conn:
+        step_conn.execute("CREATE TABLE public.once (x int UNIQUE DEFERRABLE INITIALLY DEFERRED)")
+        step_conn.commit()
+        with pytest.raises(psycopg.errors.UniqueViolation), tracked_step(database_url, "dag-7", "blocks", "LIVE_INGEST") as counts:
+            step_conn.execute("INSERT INTO public.once VALUES (1), (1)")  # refused only at the commit
+            counts.parse_fail = 2
+            counts.commit_with(step_conn)
+    (row,) = load_step_counts(conn, "dag-7")
+    assert row.counts.parse_fail == 2
+    assert conn.execute("SELECT count(*) FROM public.once").fetchone() == (0,)
+
+
 def test_tracked_step_survives_an_unreachable_database(caplog) -> None:
-    with caplog.at_level(logging.WARNING), tracked_step(
-        "postgresql://u:Hidden42@127.0.0.1:1/x", "dag-4", "blocks", "LIVE_INGEST"
-    ) as counts:
+    with caplog.at_level(logging.WARNING), tracked_step(UNREACHABLE, "dag-4", "blocks", "LIVE_INGEST") as counts:
         counts.received_events = 1
     assert "could not record counts" in caplog.text
     assert "Hidden42" not in caplog.text

@@ -46,8 +46,8 @@ def ingest_window(
     upsert: Callable[[psycopg.Connection, Iterable[Sequence[object]]], UpsertCounts],
     default_run_type: str,
 ) -> WindowIngest:
-    """Land the window's events of `routes` as rows of `kind`, counting for the run report
-    (recorded also when the step fails), in one transaction."""
+    """Land the window's events of `routes` as rows of `kind`, counting for the run report, in
+    one transaction with the counts (recorded on a connection of their own when the step fails)."""
     window = context.partition_time_window
     start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
     run_id = context.run.run_id
@@ -68,7 +68,7 @@ def ingest_window(
         counts.insert_success += merged.success
         counts.insert_skipped += merged.skipped + prepared.superseded
         counts.quarantined_events = count_quarantined(conn, start, end, routes)
-        conn.commit()
+        counts.commit_with(conn)
     if counts.quarantined_events:
         context.log.warning(
             f"{step_key}: {counts.quarantined_events} event(s) of this window were refused by the database and are "
