@@ -115,7 +115,7 @@ def build_outcome_assets(blocks_2h: dg.TimeWindowPartitionsDefinition) -> list[d
             ovc_database.connection() as conn,
         ):  # fmt: skip
             computed = compute_range(conn, symbols, start, end, windows, run_id, counts, FxCalendar())
-            conn.commit()
+            counts.commit_with(conn)
             check_results = evaluate_checks(conn, computed)
             summary = _research_summary(conn, computed)
         context.log.info(
