@@ -80,10 +80,10 @@ YEARLY = dg.TimeWindowPartitionsDefinition(
 COPY_CEILING_TABLE = "bench_copy_ceiling"
 COPY_CANDLE_TABLE = "bench_copy_candle"
 COPY_KEYED_TABLE = "bench_copy_keyed"
-# The spine's primary key and secondary index, on the keyed COPY target.
+# The spine's primary key and secondary index (sql/012), on the keyed COPY target.
 KEYED_TABLE_INDEXES = f"""
 ALTER TABLE {COPY_KEYED_TABLE} ADD PRIMARY KEY (symbol, block_start, block_type, schema_ver);
-CREATE INDEX ON {COPY_KEYED_TABLE} (run_id);
+CREATE INDEX ON {COPY_KEYED_TABLE} USING brin (run_id text_bloom_ops) WITH (autosummarize = on);
 """
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 UPSTREAM_TABLE = "bench_upstream"

@@ -208,7 +208,7 @@ def main() -> None:
                   f"end to end: {seconds:.1f} s."]  # fmt: skip
     floor = ranges["empty range run"]
     lines += ["", f"| range run over 60 2H partitions, in-process, median of {args.range_rounds} | seconds | vs empty |", "|---|---:|---:|"]
-    lines += [f"| {key} | {value:.2f} | {value / floor:.2f}x |" for key, value in ranges.items() if "range run" in key]
+    lines += [f"| {key} | {value:.3f} | {value / floor:.2f}x |" for key, value in ranges.items() if "range run" in key]
     stores = [(key, value) for key, value in ranges.items() if "range run" not in key]
     lines += ["", f"| the last live run's check evaluations stored again, median of {args.range_rounds} | ms | vs dagster-postgres |", "|---|---:|---:|"]
     lines += [f"| {key} | {value * 1e3:.1f} | {value / stores[0][1]:.2f}x |" for key, value in stores]

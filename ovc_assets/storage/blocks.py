@@ -184,12 +184,16 @@ def _key_ranges(columns: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str
     the ranges with their first and last block_start: the parameters of `blocks_provider_stored`."""
     codes = [_codes(np.asarray(columns[name])) for name in RANGE_KEY_COLUMNS]
     of_row = pd.factorize(np.ravel_multi_index(codes, [code.max() + 1 for code in codes]))[0]
-    _, first_row = np.unique(of_row, return_index=True)
-    bounds = pd.Series(columns["block_start"]).groupby(of_row).agg(["min", "max"])
-    keys = {name: np.asarray(columns[name])[first_row].tolist() for name in RANGE_KEY_COLUMNS}
+    # Rows grouped by range (stable: a range's first row first), then each group's bounds.
+    order = np.argsort(of_row, kind="stable")
+    group_starts = np.searchsorted(of_row[order], np.arange(of_row.max() + 1))
+    block_starts = np.asarray(columns["block_start"])[order]
+    keys = {name: np.asarray(columns[name])[order[group_starts]].tolist() for name in RANGE_KEY_COLUMNS}
     return of_row + 1, {
         "symbols": keys["symbol"], "block_types": keys["block_type"], "schema_vers": keys["schema_ver"],
-        "sources": keys["provider_source"], "firsts": _utc(bounds["min"]), "lasts": _utc(bounds["max"]),
+        "sources": keys["provider_source"],
+        "firsts": _utc(np.minimum.reduceat(block_starts, group_starts)),
+        "lasts": _utc(np.maximum.reduceat(block_starts, group_starts)),
     }  # fmt: skip
 
 
@@ -201,8 +205,9 @@ def _codes(values: np.ndarray) -> np.ndarray:
     return pd.factorize(values, use_na_sentinel=False)[0]
 
 
-def _utc(times: pd.Series) -> list[object]:
-    return [time.tz_localize("UTC").to_pydatetime() for time in times]
+def _utc(times: np.ndarray) -> list[object]:
+    """UTC datetime64 values as aware datetimes."""
+    return pd.DatetimeIndex(times, tz="UTC").to_pydatetime().tolist()
 
 
 def _stored_provider_columns(conn: psycopg.Connection, ranges: Mapping[str, list[object]]) -> list[np.ndarray]:

@@ -92,3 +92,21 @@ def test_a_rerun_of_unchanged_candles_writes_nothing_not_even_row_locks(database
 
     assert counts == blocks.UpsertCounts(attempted=11, inserted=0, updated=1)
     assert touched == 1, "only the changed candle's row is written"
+
+
+def test_a_runs_rows_are_found_through_the_run_id_index_which_bulk_loads_barely_pay_for(database_url: str) -> None:
+    """Rollback and lineage look a run's rows up by run_id; the index is a BRIN bloom index (a
+    few bytes per range of pages, sql/012), not a B-tree entry per row that every COPY descends."""
+    with connect(database_url) as conn:
+        for number in range(3):
+            upsert_provider_blocks(conn, provider_rows(Block(date(2026, 1, 5 + 7 * number), "A"), 40, 1.25, f"run-{number}"))
+        conn.commit()
+        conn.execute("SET enable_seqscan = off")  # a table this small would be read whole otherwise
+        plan = "\n".join(row for (row,) in conn.execute("EXPLAIN SELECT symbol FROM ovc.ovc_blocks_v01 WHERE run_id = 'run-1'"))
+        found = conn.execute("SELECT count(*) FROM ovc.ovc_blocks_v01 WHERE run_id = 'run-1'").fetchone()
+        (method,) = conn.execute(
+            "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'ovc_blocks_v01_run_id_idx'"
+        ).fetchone()
+    assert "ovc_blocks_v01_run_id_idx" in plan, plan
+    assert found == (40,)
+    assert method == "brin"
