@@ -189,8 +189,7 @@ def main() -> None:
         f"Command: `.venv/bin/python benchmarks/bench_bookkeeping.py {' '.join(sys.argv[1:])}` "
         f"(run {datetime.now(UTC).isoformat(timespec='seconds')}).",
         f"Machine: nproc {os.cpu_count()}, Python {platform.python_version()}, {version} on 127.0.0.1, Dagster "
-        f"{dg.__version__}, instance in PostgreSQL; 1-minute load average {os.getloadavg()[0]:.1f} at the end "
-        "(the machine is shared with parallel work).",
+        f"{dg.__version__}, instance in PostgreSQL; 1-minute load average {os.getloadavg()[0]:.1f} at the end.",
         "",
     ]
     if cli:
