@@ -15,14 +15,16 @@ from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.events.log import EventLogEntry
 from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.event_log.event_log import CHANNEL_NAME
+from psycopg import sql
 
 from ovc_assets.dagster_instance import sqlalchemy_psycopg2_url
 from ovc_assets.event_log_storage import OvcEventLogStorage
 from ovc_assets.storage.postgres import connect
 
 # Filled by the server (row creation time), so never equal between two databases.
-SERVER_TIMESTAMPS = {"create_timestamp", "update_timestamp", "cached_status_data"}
-COMPARED_TABLES = ("event_logs", "asset_check_executions", "asset_keys", "asset_event_tags")
+SERVER_TIMESTAMPS = {"create_timestamp", "update_timestamp", "migration_completed"}
+# Where a check evaluation lands today; every other table is compared too.
+CHECKED_TABLES = ("event_logs", "asset_check_executions", "asset_keys", "asset_event_tags")
 
 
 @dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="planned"), dg.AssetCheckSpec("small", asset="planned")])
@@ -64,18 +66,27 @@ def _events_of_runs() -> list[EventLogEntry]:
 
 
 def _rows(dsn: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of a Dagster database, but for what the server stamps."""
     rows = {}
     with connect(dsn) as conn:
-        for table in COMPARED_TABLES:
+        tables = [name for (name,) in conn.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")]
+        for table in tables:
             columns = [
                 name
                 for (name,) in conn.execute(
-                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position", (table,)
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s "
+                    "ORDER BY ordinal_position",
+                    (table,),
                 )
                 if name not in SERVER_TIMESTAMPS
             ]
-            assert columns, f"Dagster has no table {table}: the comparison would be empty"
-            rows[table] = conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id").fetchall()
+            every_row = sql.SQL("SELECT {} FROM {} ORDER BY {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.Identifier(table),
+                sql.SQL(", ").join(sql.Literal(position) for position in range(1, len(columns) + 1)),
+            )
+            rows[table] = conn.execute(every_row).fetchall()
+    assert set(CHECKED_TABLES) <= set(rows), f"Dagster's tables changed: {sorted(rows)}"
     return rows
 
 
@@ -111,7 +122,8 @@ def test_check_evaluations_are_stored_as_dagster_postgres_stores_them(two_event_
 
     dagster_rows, ovc_rows = _rows(dagster_dsn), _rows(ovc_dsn)
     assert len(dagster_rows["asset_check_executions"]) == 7, "two runs of 2 planned checks, 2 checks logged unplanned, 1 check of a partition"
-    for table in COMPARED_TABLES:
+    assert ovc_rows.keys() == dagster_rows.keys()
+    for table in dagster_rows:
         assert ovc_rows[table] == dagster_rows[table], table
     assert ovc_notified == dagster_notified
     assert len(ovc_notified) == len(events)
