@@ -1,7 +1,7 @@
 """Dagster bookkeeping of range runs (issue 12), run by hand; prints a Markdown section for RESULTS.md.
 
     .venv/bin/python benchmarks/bench_bookkeeping.py [--server-dsn DSN] [--m1-years 0] [--h1-years 0] [--switches-off]
-        [--range-runs-only]
+        [--range-runs-only] [--range-rounds 40]
 
 On a scratch database of `--server-dsn` (dropped at the end), with the Dagster instance in
 PostgreSQL beside it, as `ovc` uses it:
@@ -14,7 +14,10 @@ PostgreSQL beside it, as `ovc` uses it:
    60 times smaller: the bookkeeping of that many partitions);
 3. in-process on the same instance: a live range run of `ovc_blocks` over 60 partitions
    (no alerts landed) against an empty range run (an asset doing nothing) over the same range
-   (`--range-runs-only`: this part alone, e.g. under a profiler).
+   (`--range-runs-only`: this part alone, e.g. under a profiler), alternating, `--range-rounds`
+   of each (medians; with 15 the ratio moves by +-0.1x between runs, with 40 by +-0.05x); then
+   the last live run's check evaluations stored again through dagster-postgres's `store_event`
+   and through `OvcEventLogStorage`'s, alternating.
 """
 
 from __future__ import annotations
@@ -137,7 +140,7 @@ def main() -> None:
     parser.add_argument("--h1-years", type=int, default=0)
     parser.add_argument("--switches-off", action="store_true")
     parser.add_argument("--range-runs-only", action="store_true")
-    parser.add_argument("--range-rounds", type=int, default=3)
+    parser.add_argument("--range-rounds", type=int, default=40)
     args = parser.parse_args()
     name = f"bench_bookkeeping_{os.getpid()}"
     with connect(args.server_dsn, autocommit=True) as conn:
