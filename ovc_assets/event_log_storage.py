@@ -30,7 +30,7 @@ from dagster_postgres.event_log import PostgresEventLogStorage
 from dagster_postgres.event_log.event_log import CHANNEL_NAME
 from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
 
-from ovc_assets.storage.blocks import load_query
+from ovc_assets.project_files import load_query
 
 STORE_RUN_CHECK_EVALUATION = db.text(load_query("dagster_store_run_check_evaluation"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from ovc_assets.errors import ErrorCode, OvcError
@@ -16,3 +17,9 @@ def project_dir(name: str) -> Path:
         if candidate.is_dir():
             return candidate
     raise OvcError(ErrorCode.CONFIG, f"the project folder '{name}/' is missing from the installation")
+
+
+@cache
+def load_query(name: str) -> str:
+    """The text of `sql/queries/<name>.sql`."""
+    return (project_dir("sql") / "queries" / f"{name}.sql").read_text(encoding="utf-8")

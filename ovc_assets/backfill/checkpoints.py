@@ -8,7 +8,7 @@ from datetime import datetime
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ovc_assets.storage.blocks import load_query
+from ovc_assets.project_files import load_query
 
 
 @dataclass(frozen=True)

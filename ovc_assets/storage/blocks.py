@@ -24,14 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
 
-from ovc_assets.project_files import project_dir
+from ovc_assets.project_files import load_query
 from ovc_assets.storage.binary_copy import binary_copy, read_sent_records
 
 BLOCK_TYPE_2H = "2H"
@@ -98,12 +97,6 @@ class UpsertCounts:
 
 
 NOTHING_MERGED = UpsertCounts(attempted=0, inserted=0, updated=0)
-
-
-@cache
-def load_query(name: str) -> str:
-    """The text of `sql/queries/<name>.sql`."""
-    return (project_dir("sql") / "queries" / f"{name}.sql").read_text(encoding="utf-8")
 
 
 def block_prices(o, h, low, c):

@@ -18,7 +18,8 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from ovc_assets.storage.blocks import BLOCK_TYPE_2H, SCHEMA_VER, load_query
+from ovc_assets.project_files import load_query
+from ovc_assets.storage.blocks import BLOCK_TYPE_2H, SCHEMA_VER
 
 # The columns of ovc.ovc_outcomes_v01 an outcome row has (computed_at is the database's).
 OUTCOME_COLUMNS = (

@@ -18,8 +18,8 @@ import dagster as dg
 import psycopg
 
 from ovc_assets.defs.resources import PipelineSettings, PostgresResource
+from ovc_assets.project_files import load_query
 from ovc_assets.runs.quality import DataQuality, Ready0SpikeRule, data_quality
-from ovc_assets.storage.blocks import load_query
 
 BLOCKS_MISSING = "blocks_missing"
 NULL_RATES = "null_rates"

@@ -15,8 +15,8 @@ from ovc_assets.defs.blocks.assets import OVC_BLOCKS
 from ovc_assets.defs.partitions import partition_key_for_block
 from ovc_assets.defs.resources import PostgresResource
 from ovc_assets.pipeline.block_rows import BLOCK_SOURCE_ROUTES
+from ovc_assets.project_files import load_query
 from ovc_assets.runs.tags import INPUT_RANGE_TAG
-from ovc_assets.storage.blocks import load_query
 
 MAX_RUNS_PER_TICK = 25
 FIRST_TICK_LOOKBACK = timedelta(days=1)

@@ -10,7 +10,7 @@ from datetime import datetime
 import dagster as dg
 import psycopg
 
-from ovc_assets.storage.blocks import load_query
+from ovc_assets.project_files import load_query
 
 
 def blocks_of_unconfigured_symbols(

@@ -21,9 +21,9 @@ from ovc_assets.defs.resources import PipelineSettings, PostgresResource
 from ovc_assets.defs.storage.assets import ovc_database_schema
 from ovc_assets.pipeline.outcome_runs import OutcomeRange, compute_range
 from ovc_assets.pipeline.outcomes import NAMED_WINDOWS, OUTCOME_VER, parse_window
+from ovc_assets.project_files import load_query
 from ovc_assets.runs.counts import tracked_step
 from ovc_assets.runs.tags import RUN_TYPE_TAG, RunType
-from ovc_assets.storage.blocks import load_query
 from ovc_assets.storage.outcomes import OUTCOME_COLUMNS
 
 OVC_OUTCOMES = dg.AssetKey("ovc_outcomes")

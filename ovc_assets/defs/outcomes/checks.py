@@ -16,7 +16,7 @@ import psycopg
 
 from ovc_assets.pipeline.outcome_runs import OutcomeRange
 from ovc_assets.pipeline.outcomes import OUTCOME_VER
-from ovc_assets.storage.blocks import load_query
+from ovc_assets.project_files import load_query
 
 OUTCOMES_MISSING = "outcomes_missing"
 OUTCOME_VALUES_CONSISTENT = "outcome_values_consistent"
